@@ -1,0 +1,45 @@
+//! The cryptography of cmk, on aws-lc-rs only.
+//!
+//! aws-lc-rs gives constant-time RSA (the pure-Rust `rsa` crate has a known timing side channel), fast
+//! AES-256-GCM, and one audited C library behind every primitive. Everything secret here lives in types that
+//! zeroize on drop and print as `[redacted]`.
+//!
+//! # Layout
+//! - [`encoding`]: base64url as every Azure wire format uses it.
+//! - [`random`]: random bytes and identifiers.
+//! - [`secret`]: [`SecretBytes`] and [`SecretString`].
+//! - [`root_key`]: the server's root key, which seals every secret the store keeps.
+//! - [`rsa`]: RSA key pairs and public keys (RS256 today; OAEP joins with the vault).
+//! - [`jws`]: compact JWS (RS256) as used by access tokens.
+//! - [`secret_hash`]: salted hashes of client secrets.
+#![forbid(unsafe_code)]
+
+pub mod encoding;
+pub mod jws;
+pub mod random;
+pub mod root_key;
+pub mod rsa;
+pub mod secret;
+pub mod secret_hash;
+
+pub use root_key::RootKey;
+pub use secret::{SecretBytes, SecretString};
+
+/// Errors of the crypto layer. None of them carries key material or plaintext.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("the system random number generator failed")]
+    Random,
+    #[error("key generation failed")]
+    KeyGeneration,
+    #[error("the key is malformed or unsupported: {0}")]
+    InvalidKey(&'static str),
+    #[error("signing failed")]
+    Signing,
+    #[error("sealed data could not be opened (wrong root key, wrong purpose, or tampered)")]
+    Unseal,
+    #[error("sealing failed")]
+    Seal,
+    #[error("root key file {path}: {reason}")]
+    RootKeyFile { path: String, reason: String },
+}

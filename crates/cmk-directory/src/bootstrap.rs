@@ -1,0 +1,90 @@
+//! The defaults a development deployment creates on first start: a tenant, a subscription, a resource group
+//! and an operator service principal, written in one atomic commit so a crash cannot leave half of them.
+
+use cmk_crypto::SecretString;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{ClientId, ObjectId, ResourceGroup, SubscriptionId, TenantId, keys};
+use crate::{Directory, DirectoryError, records};
+
+const KEY: &str = "directory/dev-bootstrap";
+pub const DEFAULT_LOCATION: &str = "westus2";
+pub const DEFAULT_RESOURCE_GROUP: &str = "cmk-dev";
+
+/// The identifiers of the development defaults.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DevDefaults {
+    pub tenant_id: TenantId,
+    pub subscription_id: SubscriptionId,
+    pub resource_group: String,
+    pub client_id: ClientId,
+    pub object_id: ObjectId,
+}
+
+/// What [`Directory::ensure_dev_defaults`] found or made.
+#[derive(Debug)]
+pub struct DevBootstrap {
+    pub defaults: DevDefaults,
+    /// A client secret, when one was made now (first start, or a lost credentials file).
+    pub new_secret: Option<SecretString>,
+}
+
+impl Directory {
+    /// Creates the development defaults on first start; afterwards returns them. When the caller no longer has
+    /// a working secret (`known_secret` is `None` or no longer matches) a new one is added.
+    pub async fn ensure_dev_defaults(
+        &self,
+        known_secret: Option<&SecretString>,
+    ) -> Result<DevBootstrap, DirectoryError> {
+        if let Some(existing) = records::get::<DevDefaults>(self.store(), KEY).await? {
+            let defaults = existing.value;
+            let still_valid = match known_secret {
+                Some(secret) => {
+                    self.client_secret_matches(&defaults.tenant_id, &defaults.client_id, secret)
+                        .await?
+                }
+                None => false,
+            };
+            let new_secret = if still_valid {
+                None
+            } else {
+                Some(self.add_client_secret(&defaults.tenant_id, &defaults.client_id).await?)
+            };
+            return Ok(DevBootstrap { defaults, new_secret });
+        }
+
+        let tenant = self.new_tenant("cmk development")?;
+        let subscription = self.new_subscription(tenant.id, "cmk development")?;
+        let group = ResourceGroup {
+            subscription_id: subscription.id,
+            name: DEFAULT_RESOURCE_GROUP.to_owned(),
+            location: DEFAULT_LOCATION.to_owned(),
+            tags: Default::default(),
+            managed_by: None,
+            created: self.clock().now(),
+        };
+        let (principal, secret) = self.new_service_principal(tenant.id, "cmk development operator", true)?;
+        let defaults = DevDefaults {
+            tenant_id: tenant.id,
+            subscription_id: subscription.id,
+            resource_group: group.name.clone(),
+            client_id: principal.client_id,
+            object_id: principal.object_id,
+        };
+        self.store()
+            .commit(vec![
+                records::create(keys::tenant(&tenant.id), &tenant)?,
+                records::create(keys::subscription(&subscription.id), &subscription)?,
+                records::create(keys::resource_group(&subscription.id, &group.name), &group)?,
+                records::create(keys::principal(&tenant.id, &principal.client_id), &principal)?,
+                records::create(KEY.to_owned(), &defaults)?,
+            ])
+            .await?;
+        tracing::info!(tenant = %tenant.id, subscription = %subscription.id, "created development defaults");
+        Ok(DevBootstrap {
+            defaults,
+            new_secret: Some(secret),
+        })
+    }
+}

@@ -1,0 +1,134 @@
+//! Service principals and their client secrets.
+//!
+//! A secret is shown once, when it is made, and stored only as a salted hash.
+
+use cmk_crypto::SecretString;
+use cmk_crypto::encoding::b64url_encode;
+use cmk_crypto::secret_hash::SecretHash;
+
+use crate::model::{ClientId, ClientSecret, ObjectId, ServicePrincipal, TenantId, keys};
+use crate::tenants::validate_display_name;
+use crate::tokens::VerifiedToken;
+use crate::{Directory, DirectoryError, records};
+
+/// Proof that the caller is a deployment operator; only [`Directory::require_operator`] makes one.
+#[derive(Debug)]
+pub struct Operator {
+    object_id: ObjectId,
+}
+
+impl Operator {
+    pub fn object_id(&self) -> ObjectId {
+        self.object_id
+    }
+}
+
+fn new_secret(directory: &Directory) -> Result<(ClientSecret, SecretString), DirectoryError> {
+    let secret = SecretString::new(b64url_encode(cmk_crypto::random::random_array::<32>()?));
+    let record = ClientSecret {
+        id: cmk_crypto::random::random_uuid()?,
+        hint: secret.expose().chars().take(3).collect(),
+        hash: SecretHash::new(secret.expose())?,
+        created: directory.clock().now(),
+    };
+    Ok((record, secret))
+}
+
+impl Directory {
+    pub(crate) fn new_service_principal(
+        &self,
+        tenant_id: TenantId,
+        display_name: &str,
+        operator: bool,
+    ) -> Result<(ServicePrincipal, SecretString), DirectoryError> {
+        let (secret_record, secret) = new_secret(self)?;
+        let principal = ServicePrincipal {
+            tenant_id,
+            object_id: ObjectId::random()?,
+            client_id: ClientId::random()?,
+            display_name: validate_display_name(display_name)?,
+            operator,
+            secrets: vec![secret_record],
+            created: self.clock().now(),
+        };
+        Ok((principal, secret))
+    }
+
+    /// Creates a service principal in `tenant` with one client secret, returned here and never again.
+    pub async fn create_service_principal(
+        &self,
+        _operator: &Operator,
+        tenant: &TenantId,
+        display_name: &str,
+        make_operator: bool,
+    ) -> Result<(ServicePrincipal, SecretString), DirectoryError> {
+        self.get_tenant(tenant).await?;
+        let (principal, secret) = self.new_service_principal(*tenant, display_name, make_operator)?;
+        let key = keys::principal(tenant, &principal.client_id);
+        self.store().commit(vec![records::create(key, &principal)?]).await?;
+        tracing::info!(tenant = %tenant, client_id = %principal.client_id, "created service principal");
+        Ok((principal, secret))
+    }
+
+    pub async fn get_service_principal(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<ServicePrincipal, DirectoryError> {
+        records::get::<ServicePrincipal>(self.store(), &keys::principal(tenant, client))
+            .await?
+            .map(|v| v.value)
+            .ok_or_else(|| DirectoryError::ClientNotFound {
+                client_id: client.to_string(),
+                tenant: tenant.to_string(),
+            })
+    }
+
+    /// Adds a client secret to an existing principal (the old ones stay valid) and returns it.
+    pub(crate) async fn add_client_secret(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<SecretString, DirectoryError> {
+        let key = keys::principal(tenant, client);
+        let current = records::get::<ServicePrincipal>(self.store(), &key)
+            .await?
+            .ok_or_else(|| DirectoryError::ClientNotFound {
+                client_id: client.to_string(),
+                tenant: tenant.to_string(),
+            })?;
+        let mut principal = current.value;
+        let (record, secret) = new_secret(self)?;
+        principal.secrets.push(record);
+        self.store()
+            .commit(vec![records::replace(key, &principal, current.revision)?])
+            .await?;
+        Ok(secret)
+    }
+
+    /// Whether `secret` is one of the principal's client secrets.
+    pub async fn client_secret_matches(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+        secret: &SecretString,
+    ) -> Result<bool, DirectoryError> {
+        match records::get::<ServicePrincipal>(self.store(), &keys::principal(tenant, client)).await? {
+            Some(principal) => Ok(principal.value.secrets.iter().any(|s| s.hash.matches(secret.expose()))),
+            None => Ok(false),
+        }
+    }
+
+    /// Checks that the token's principal still exists and is an operator. Looked up on every call, so
+    /// demoting or deleting an operator takes effect at once, not when its tokens expire.
+    pub async fn require_operator(&self, token: &VerifiedToken) -> Result<Operator, DirectoryError> {
+        let principal =
+            records::get::<ServicePrincipal>(self.store(), &keys::principal(&token.tenant_id(), &token.client_id()))
+                .await?
+                .map(|v| v.value);
+        match principal {
+            Some(p) if p.operator && p.object_id == token.object_id() => Ok(Operator { object_id: p.object_id }),
+            _ => Err(DirectoryError::NotAnOperator),
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Every error the server sends, and the one place where domain errors become HTTP responses.
+//!
+//! Two shapes exist on the wire: ARM's `{"error":{"code","message"}}` (management plane, admin API), and the
+//! OAuth 2.0 shape of the directory (`error`, `error_description` starting with the `AADSTS` code that Azure
+//! uses for the same fault). Internal faults are logged here and answered with a generic message.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cmk_directory::{DirectoryError, TokenError};
+use serde_json::json;
+
+#[derive(Debug)]
+enum Body {
+    Arm {
+        code: String,
+        message: String,
+    },
+    OAuth {
+        error: &'static str,
+        aadsts: u32,
+        description: String,
+    },
+}
+
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    body: Body,
+    www_authenticate: Option<String>,
+}
+
+impl ApiError {
+    pub fn arm(status: StatusCode, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: Body::Arm {
+                code: code.into(),
+                message: message.into(),
+            },
+            www_authenticate: None,
+        }
+    }
+
+    fn oauth(status: StatusCode, error: &'static str, aadsts: u32, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: Body::OAuth {
+                error,
+                aadsts,
+                description: description.into(),
+            },
+            www_authenticate: None,
+        }
+    }
+
+    /// A fault of the server: logged with its detail, answered without it.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::arm(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "The server encountered an internal error. Please retry the request.",
+        )
+    }
+
+    fn internal_oauth(detail: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %detail, "internal error");
+        Self::oauth(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            50000,
+            "There was an error issuing a token. Please retry the request.",
+        )
+    }
+
+    pub fn with_www_authenticate(mut self, value: String) -> Self {
+        self.www_authenticate = Some(value);
+        self
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body for a malformed request body.
+    pub fn invalid_request_content(reason: impl std::fmt::Display) -> Self {
+        Self::arm(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContent",
+            format!("The request content was invalid and could not be deserialized: {reason}"),
+        )
+    }
+
+    /// Maps a directory error for the management plane and the admin API.
+    pub fn from_directory_arm(error: DirectoryError) -> Self {
+        use DirectoryError as E;
+        let message = error.to_string();
+        match error {
+            E::InvalidSubscriptionId(id) => Self::arm(
+                StatusCode::BAD_REQUEST,
+                "InvalidSubscriptionId",
+                format!("The provided subscription identifier '{id}' is malformed or invalid."),
+            ),
+            E::SubscriptionNotFound(id) => Self::arm(
+                StatusCode::NOT_FOUND,
+                "SubscriptionNotFound",
+                format!("The subscription '{id}' could not be found."),
+            ),
+            E::ResourceGroupNotFound(name) => Self::arm(
+                StatusCode::NOT_FOUND,
+                "ResourceGroupNotFound",
+                format!("Resource group '{name}' could not be found."),
+            ),
+            E::InvalidResourceGroupName { name, reason } => Self::arm(
+                StatusCode::BAD_REQUEST,
+                "InvalidResourceGroupName",
+                format!("Resource group name '{name}' is invalid: {reason}."),
+            ),
+            E::ResourceGroupLocationConflict { requested, existing } => Self::arm(
+                StatusCode::CONFLICT,
+                "InvalidResourceGroupLocation",
+                format!(
+                    "Invalid resource group location '{requested}'. The Resource group already exists in location '{existing}'."
+                ),
+            ),
+            E::LocationRequired => Self::arm(
+                StatusCode::BAD_REQUEST,
+                "LocationRequired",
+                "The location property is required for this definition.",
+            ),
+            E::InvalidArgument { .. } | E::InvalidTenantId(_) | E::MissingParameter(_) => {
+                Self::arm(StatusCode::BAD_REQUEST, "InvalidParameter", message)
+            }
+            E::TenantNotFound(_) => Self::arm(StatusCode::NOT_FOUND, "TenantNotFound", message),
+            E::ClientNotFound { .. } => Self::arm(StatusCode::NOT_FOUND, "ServicePrincipalNotFound", message),
+            E::NotAnOperator => Self::arm(
+                StatusCode::FORBIDDEN,
+                "AuthorizationFailed",
+                "The client does not have authorization to perform this action: it is not an operator of this deployment.",
+            ),
+            E::Token(token) => Self::from_token_arm(token),
+            E::Conflict(_) => Self::arm(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "The resource was changed by another request at the same time. Please retry the request.",
+            ),
+            E::InvalidClientSecret { .. }
+            | E::UnsupportedGrantType(_)
+            | E::InvalidScope(_)
+            | E::UnknownResource(..) => Self::arm(StatusCode::BAD_REQUEST, "InvalidParameter", message),
+            E::Store(_) | E::Crypto(_) | E::Corrupt(_) => Self::internal(message),
+        }
+    }
+
+    /// Maps a refused token on the management plane, with ARM's codes.
+    pub fn from_token_arm(error: TokenError) -> Self {
+        let (code, message) = match &error {
+            TokenError::Expired { expired_at, now } => (
+                "ExpiredAuthenticationToken",
+                format!("The access token expiry UTC time '{expired_at}' is earlier than current UTC time '{now}'."),
+            ),
+            TokenError::WrongAudience { audience, expected } => (
+                "InvalidAuthenticationTokenAudience",
+                format!(
+                    "The access token has been obtained for wrong audience or resource '{audience}'. It should exactly match with one of the allowed audiences '{expected}'."
+                ),
+            ),
+            TokenError::WrongTenant { token_tenant, required } => (
+                "InvalidAuthenticationTokenTenant",
+                format!(
+                    "The access token is from the wrong tenant '{token_tenant}'. It must match the tenant '{required}' associated with this subscription."
+                ),
+            ),
+            other => (
+                "InvalidAuthenticationToken",
+                format!("The access token is invalid: {other}."),
+            ),
+        };
+        Self::arm(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    /// Maps a directory error at the token endpoints, with the OAuth codes and AADSTS numbers Azure uses.
+    pub fn from_directory_oauth(error: DirectoryError) -> Self {
+        use DirectoryError as E;
+        match error {
+            E::MissingParameter(name) => Self::oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                900144,
+                format!("The request body must contain the following parameter: '{name}'."),
+            ),
+            E::UnsupportedGrantType(grant) => Self::oauth(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                70003,
+                format!("The app requested an unsupported grant type '{grant}'. Only client_credentials is supported."),
+            ),
+            E::InvalidTenantId(tenant) | E::TenantNotFound(tenant) => Self::tenant_not_found(&tenant),
+            E::ClientNotFound { client_id, tenant } => Self::oauth(
+                StatusCode::BAD_REQUEST,
+                "unauthorized_client",
+                700016,
+                format!(
+                    "Application with identifier '{client_id}' was not found in the directory '{tenant}'. Check that the client id is right and that the application belongs to this tenant."
+                ),
+            ),
+            E::InvalidClientSecret { client_id } => Self::oauth(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                7000215,
+                format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
+            ),
+            E::InvalidScope(scope) => Self::oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                1002012,
+                format!(
+                    "The provided value for scope '{scope}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+                ),
+            ),
+            E::UnknownResource(resource, known) => Self::oauth(
+                StatusCode::BAD_REQUEST,
+                "invalid_scope",
+                500011,
+                format!(
+                    "The resource principal named '{resource}' was not found in the tenant. Known resources: {known}."
+                ),
+            ),
+            E::InvalidArgument { .. } => {
+                let message = error.to_string();
+                Self::oauth(StatusCode::BAD_REQUEST, "invalid_request", 900144, message)
+            }
+            other => Self::internal_oauth(other),
+        }
+    }
+
+    /// The OAuth error for an unknown tenant, at discovery and at the token endpoints.
+    pub fn tenant_not_found(tenant: &str) -> Self {
+        Self::oauth(
+            StatusCode::BAD_REQUEST,
+            "invalid_tenant",
+            90002,
+            format!(
+                "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
+            ),
+        )
+    }
+
+    pub fn oauth_invalid_request(description: impl Into<String>) -> Self {
+        Self::oauth(StatusCode::BAD_REQUEST, "invalid_request", 900144, description)
+    }
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(error: DirectoryError) -> Self {
+        Self::from_directory_arm(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = match self.body {
+            Body::Arm { code, message } => json!({ "error": { "code": code, "message": message } }),
+            Body::OAuth {
+                error,
+                aadsts,
+                description,
+            } => {
+                let trace_id = cmk_crypto::random::random_uuid()
+                    .map(|u| u.to_string())
+                    .unwrap_or_default();
+                let timestamp = cmk_core::Clock::now(&cmk_core::SystemClock).to_rfc3339();
+                json!({
+                    "error": error,
+                    "error_description": format!("AADSTS{aadsts}: {description}\r\nTrace ID: {trace_id}\r\nTimestamp: {timestamp}"),
+                    "error_codes": [aadsts],
+                    "timestamp": timestamp,
+                    "trace_id": trace_id,
+                    "correlation_id": trace_id,
+                })
+            }
+        };
+        let mut response = (self.status, axum::Json(body)).into_response();
+        if let Some(value) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}

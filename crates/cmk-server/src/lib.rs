@@ -1,0 +1,229 @@
+//! The cmk server: every plane on one HTTPS listener.
+//!
+//! # Layout
+//! - [`start`] opens the data folder, the root key and the store, builds the domain services, and serves.
+//! - `routes/`: one module per plane and operation family; handlers parse, authenticate, call the domain and
+//!   map the result, nothing more.
+//! - `error`: the one mapping from domain errors to Azure's error shapes.
+//! - `auth`, `body`: the extractors for callers and request bodies.
+//! - `tls`: the development certificate authority and the server certificate.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod body;
+mod dev;
+mod error;
+mod files;
+mod routes;
+mod tls;
+mod urls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use cmk_core::{Clock, SystemClock};
+use cmk_crypto::RootKey;
+use cmk_directory::{Directory, DirectoryConfig, DirectoryError};
+use cmk_store::{Store, StoreError};
+
+pub use dev::DevCredentials;
+pub use error::ApiError;
+pub use urls::PublicUrls;
+
+/// How a server is started. The binary fills it from flags and the configuration file.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Hosts are `{suffix}` (directory, management), `{vault}.vault.{suffix}`, `{account}.cognitiveservices.{suffix}`.
+    pub dns_suffix: String,
+    /// A PostgreSQL URL; `None` keeps state in SQLite inside the data folder.
+    pub postgres_url: Option<String>,
+    /// Development mode: a generated CA and certificate, default identities, a shiftable clock.
+    pub dev: bool,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// The port clients use, when it differs from the listening port (behind a proxy).
+    pub public_port: Option<u16>,
+    pub root_key_file: Option<PathBuf>,
+    pub token_lifetime_seconds: i64,
+}
+
+impl Settings {
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            data_dir,
+            dns_suffix: "localhost".into(),
+            postgres_url: None,
+            dev: false,
+            tls_cert: None,
+            tls_key: None,
+            public_port: None,
+            root_key_file: None,
+            token_lifetime_seconds: 3599,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("directory: {0}")]
+    Directory(#[from] DirectoryError),
+    #[error("root key: {0}")]
+    Crypto(#[from] cmk_crypto::CryptoError),
+}
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub directory: Directory,
+    pub urls: Arc<PublicUrls>,
+    /// Present only in development mode.
+    pub dev_clock: Option<Arc<dev::DevClock>>,
+}
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    pub urls: PublicUrls,
+    pub local_addr: SocketAddr,
+    pub dev_credentials: Option<DevCredentials>,
+    /// Where the development CA certificate is, when the server made its own.
+    pub ca_file: Option<PathBuf>,
+    handle: axum_server::Handle<SocketAddr>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting connections, lets requests in flight finish (up to 10 s), and returns.
+    pub async fn shutdown(self) -> Result<(), ServerError> {
+        self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        self.wait().await
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(self) -> Result<(), ServerError> {
+        match self.task.await {
+            Ok(result) => result.map_err(|e| ServerError::Io(format!("server: {e}"))),
+            Err(e) => Err(ServerError::Io(format!("server task: {e}"))),
+        }
+    }
+
+    /// A handle that can stop the server from elsewhere (a signal handler).
+    pub fn shutdown_trigger(&self) -> impl Fn() + Send + Sync + 'static {
+        let handle = self.handle.clone();
+        move || handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)))
+    }
+}
+
+async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServerError> {
+    Ok(match &settings.postgres_url {
+        Some(url) => Arc::new(cmk_store_postgres::PostgresStore::connect(url).await?),
+        None => Arc::new(cmk_store_sqlite::SqliteStore::open(&settings.data_dir.join("cmk.db")).await?),
+    })
+}
+
+/// Starts a server: everything it needs is created on first start and reused afterwards.
+pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
+    files::create_private_dir(&settings.data_dir)?;
+    let root_key_file = settings
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("root.key"));
+    let (root_key, created) = RootKey::load_or_create(&root_key_file)?;
+    if created {
+        tracing::info!(path = %root_key_file.display(), "generated a new root key");
+    }
+    let root_key = Arc::new(root_key);
+    let store = open_store(&settings).await?;
+    tracing::info!(backend = store.backend_name(), "storage open");
+
+    let listener = std::net::TcpListener::bind(settings.listen)
+        .map_err(|e| ServerError::Io(format!("cannot listen on {}: {e}", settings.listen)))?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|e| ServerError::Io(e.to_string()))?;
+    let local_addr = listener.local_addr().map_err(|e| ServerError::Io(e.to_string()))?;
+    let urls = PublicUrls {
+        dns_suffix: settings.dns_suffix.clone(),
+        port: settings.public_port.unwrap_or(local_addr.port()),
+    };
+
+    let dev_clock = if settings.dev {
+        Some(Arc::new(dev::DevClock::load(store.clone()).await?))
+    } else {
+        None
+    };
+    let clock: Arc<dyn Clock> = match &dev_clock {
+        Some(dev_clock) => dev_clock.clock(),
+        None => Arc::new(SystemClock),
+    };
+    let directory = Directory::open(
+        store.clone(),
+        clock,
+        root_key.clone(),
+        DirectoryConfig {
+            authority: urls.authority(),
+            audiences: urls.audiences(),
+            token_lifetime_seconds: settings.token_lifetime_seconds,
+            clock_skew_seconds: 300,
+            domain_suffix: settings.dns_suffix.clone(),
+        },
+    )
+    .await?;
+
+    let (tls_config, ca_file) = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => (tls::config_from_files(cert, key)?, None),
+        (None, None) if settings.dev => {
+            let ca = tls::DevCa::load_or_create(&settings.data_dir.join("tls"), &root_key)?;
+            (
+                ca.issue_server_config(&settings.dns_suffix)?,
+                Some(ca.cert_file.clone()),
+            )
+        }
+        (None, None) => {
+            return Err(ServerError::Config(
+                "without --dev, a certificate and key are required (tls_cert and tls_key)".into(),
+            ));
+        }
+        _ => return Err(ServerError::Config("tls_cert and tls_key go together".into())),
+    };
+
+    let dev_credentials = match &ca_file {
+        Some(ca_file) if settings.dev => {
+            Some(dev::ensure_dev_credentials(&directory, &settings.data_dir, &urls, ca_file).await?)
+        }
+        _ => None,
+    };
+
+    let state = AppState {
+        directory,
+        urls: Arc::new(urls.clone()),
+        dev_clock,
+    };
+    let app = routes::app(state);
+    let handle = axum_server::Handle::new();
+    let server = axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
+        .map_err(|e| ServerError::Io(e.to_string()))?
+        .handle(handle.clone());
+    let task = tokio::spawn(server.serve(app.into_make_service()));
+    handle.listening().await;
+    Ok(RunningServer {
+        urls,
+        local_addr,
+        dev_credentials,
+        ca_file,
+        handle,
+        task,
+    })
+}

@@ -1,0 +1,77 @@
+//! The route table of every plane, and the middleware all requests pass.
+
+mod admin;
+mod arm;
+mod directory;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// The whole application. The ARM path normalization has to run before routing, so the routed application
+/// sits behind an outer router whose middleware rewrites the URI first.
+pub(crate) fn app(state: AppState) -> Router {
+    let routed = Router::new()
+        .merge(directory::router())
+        .merge(arm::router())
+        .merge(admin::router(state.dev_clock.is_some()))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    Router::new()
+        .fallback_service(routed)
+        .layer(middleware::map_request(arm::normalize_request_path))
+        .layer(middleware::from_fn(log_requests))
+}
+
+async fn not_found(uri: Uri) -> ApiError {
+    ApiError::arm(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("No endpoint matches the path '{}'.", uri.path()),
+    )
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::arm(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!(
+            "The method '{}' is not allowed on '{}'.",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// One log line per request, with a request id that is also returned to the client. Query strings, headers
+/// and bodies are never logged: they may carry secrets.
+async fn log_requests(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let request_id = cmk_crypto::random::random_uuid()
+        .map(|u| u.to_string())
+        .unwrap_or_default();
+    let mut response = next.run(request).await.into_response();
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-ms-request-id", value.clone());
+        response.headers_mut().insert("x-ms-correlation-request-id", value);
+    }
+    tracing::info!(
+        %method,
+        path,
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        request_id,
+        "request"
+    );
+    response
+}

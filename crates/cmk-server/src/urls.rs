@@ -1,0 +1,96 @@
+//! The public names of every plane, derived from the DNS suffix and the port clients connect to.
+
+use cmk_directory::{Audience, Plane};
+
+#[derive(Debug, Clone)]
+pub struct PublicUrls {
+    /// e.g. `localhost`
+    pub dns_suffix: String,
+    pub port: u16,
+}
+
+impl PublicUrls {
+    fn host_port(&self, host: &str) -> String {
+        if self.port == 443 {
+            host.to_owned()
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+
+    /// The directory authority, e.g. `https://localhost:8443`.
+    pub fn authority(&self) -> String {
+        format!("https://{}", self.host_port(&self.dns_suffix))
+    }
+
+    /// The ARM endpoint, e.g. `https://localhost:8443/`.
+    pub fn management_endpoint(&self) -> String {
+        format!("{}/", self.authority())
+    }
+
+    /// The resource identifier (token audience) of the management plane: the endpoint itself.
+    pub fn management_resource(&self) -> String {
+        self.management_endpoint()
+    }
+
+    /// The resource identifier of the vault data plane; vaults live at `{vault}.vault.{suffix}`, so the SDKs'
+    /// check that a vault host ends with `.` + this host passes.
+    pub fn vault_resource(&self) -> String {
+        format!("https://{}", self.host_port(&format!("vault.{}", self.dns_suffix)))
+    }
+
+    /// The resource identifier of the account data plane.
+    pub fn cognitive_services_resource(&self) -> String {
+        format!(
+            "https://{}",
+            self.host_port(&format!("cognitiveservices.{}", self.dns_suffix))
+        )
+    }
+
+    /// The suffix of vault host names, in the form az's `suffix_keyvault_dns` takes.
+    pub fn vault_dns_suffix(&self) -> String {
+        format!(".vault.{}", self.dns_suffix)
+    }
+
+    pub fn audiences(&self) -> Vec<Audience> {
+        vec![
+            Audience {
+                plane: Plane::Management,
+                resource_id: self.management_resource(),
+            },
+            Audience {
+                plane: Plane::Vault,
+                resource_id: self.vault_resource(),
+            },
+            Audience {
+                plane: Plane::CognitiveServices,
+                resource_id: self.cognitive_services_resource(),
+            },
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_suffix_and_port() {
+        let urls = PublicUrls {
+            dns_suffix: "localhost".into(),
+            port: 8443,
+        };
+        assert_eq!(urls.authority(), "https://localhost:8443");
+        assert_eq!(urls.management_resource(), "https://localhost:8443/");
+        assert_eq!(urls.vault_resource(), "https://vault.localhost:8443");
+        assert_eq!(
+            urls.cognitive_services_resource(),
+            "https://cognitiveservices.localhost:8443"
+        );
+        let standard = PublicUrls {
+            dns_suffix: "cmk.example".into(),
+            port: 443,
+        };
+        assert_eq!(standard.authority(), "https://cmk.example");
+    }
+}

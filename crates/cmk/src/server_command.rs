@@ -1,0 +1,205 @@
+//! `cmk server`: flags, the configuration file, logging, signals, and the start banner.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Deserialize;
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// Development mode: generated CA and certificate, default tenant, subscription, resource group and
+    /// operator, and a clock that can be shifted forward.
+    #[arg(long)]
+    dev: bool,
+    /// Address to listen on [default: 127.0.0.1:8443]; port 0 picks a free port.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// Folder for the database, root key, certificates and dev credentials [default: $XDG_DATA_HOME/cmk].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// DNS suffix of the hosts: `{suffix}`, `{vault}.vault.{suffix}`, `{account}.cognitiveservices.{suffix}`
+    /// [default: localhost].
+    #[arg(long, value_name = "SUFFIX")]
+    dns_suffix: Option<String>,
+    /// Where state lives: `sqlite` (embedded, in the data folder) or a `postgres://` URL [default: sqlite].
+    #[arg(long, value_name = "URL", env = "CMK_STORAGE", hide_env_values = true)]
+    storage: Option<String>,
+    /// The port clients connect to, when it differs from the listening port (behind a proxy).
+    #[arg(long, value_name = "PORT")]
+    public_port: Option<u16>,
+    /// TLS certificate chain (PEM); required without --dev.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); required without --dev.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// The root key file [default: root.key in the data folder]; several nodes on one PostgreSQL share it.
+    #[arg(long, value_name = "FILE")]
+    root_key_file: Option<PathBuf>,
+    /// A TOML file with the same settings (flags win): listen, data_dir, dns_suffix, storage, public_port,
+    /// tls_cert, tls_key, root_key_file, token_lifetime_seconds.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    dns_suffix: Option<String>,
+    storage: Option<String>,
+    public_port: Option<u16>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    root_key_file: Option<PathBuf>,
+    token_lifetime_seconds: Option<i64>,
+}
+
+fn default_data_dir() -> PathBuf {
+    let data_home = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    data_home.join("cmk")
+}
+
+fn validate_dns_suffix(suffix: &str) -> Result<(), String> {
+    let valid_label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if suffix.is_empty() || suffix.len() > 200 || !suffix.split('.').all(valid_label) {
+        return Err(format!(
+            "'{suffix}' is not a valid DNS suffix (labels of letters, digits and '-', separated by '.')"
+        ));
+    }
+    Ok(())
+}
+
+fn settings(args: ServerArgs) -> Result<cmk_server::Settings, String> {
+    let file: ConfigFile = match &args.config {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => ConfigFile::default(),
+    };
+    let mut settings = cmk_server::Settings::new(args.data_dir.or(file.data_dir).unwrap_or_else(default_data_dir));
+    settings.dev = args.dev;
+    if let Some(listen) = args.listen.or(file.listen) {
+        settings.listen = listen;
+    }
+    if let Some(suffix) = args.dns_suffix.or(file.dns_suffix) {
+        validate_dns_suffix(&suffix)?;
+        settings.dns_suffix = suffix.to_ascii_lowercase();
+    }
+    settings.postgres_url = match args.storage.or(file.storage).as_deref() {
+        None | Some("sqlite") => None,
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Some(url.to_owned()),
+        Some(_) => return Err("--storage takes 'sqlite' or a postgres:// URL".into()),
+    };
+    settings.public_port = args.public_port.or(file.public_port);
+    settings.tls_cert = args.tls_cert.or(file.tls_cert);
+    settings.tls_key = args.tls_key.or(file.tls_key);
+    settings.root_key_file = args.root_key_file.or(file.root_key_file);
+    if let Some(lifetime) = file.token_lifetime_seconds {
+        if !(300..=86_400).contains(&lifetime) {
+            return Err("token_lifetime_seconds must be between 300 and 86400".into());
+        }
+        settings.token_lifetime_seconds = lifetime;
+    }
+    Ok(settings)
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = interrupt => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}
+
+pub async fn run(args: ServerArgs) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CMK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let settings = settings(args)?;
+    let data_dir = settings.data_dir.clone();
+    let server = cmk_server::start(settings).await.map_err(|e| e.to_string())?;
+
+    let authority = server.urls.authority();
+    println!("cmk server");
+    println!("  data folder:     {}", data_dir.display());
+    if let Some(ca) = &server.ca_file {
+        println!("  CA certificate:  {}", ca.display());
+        println!(
+            "                   (trust it: REQUESTS_CA_BUNDLE={} or connection_verify=...)",
+            ca.display()
+        );
+    }
+    if let Some(credentials) = &server.dev_credentials {
+        println!("  tenant:          {}", credentials.tenant_id);
+        println!("  subscription:    {}", credentials.subscription_id);
+        println!("  resource group:  {}", credentials.resource_group);
+        println!("  client id:       {}", credentials.client_id);
+        println!("  client secret:   {}", credentials.client_secret);
+        println!("  authority:       {}", credentials.authority);
+        println!(
+            "  management:      {} (scope {})",
+            credentials.management_endpoint, credentials.management_scope
+        );
+        println!("  vault DNS suffix: {}", credentials.vault_dns_suffix);
+        println!(
+            "  all of the above: {}",
+            data_dir.join("dev-credentials.json").display()
+        );
+    }
+    println!("cmk: ready at {authority}");
+
+    let stop = server.shutdown_trigger();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        stop();
+    });
+    server.wait().await.map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_suffixes_are_validated() {
+        assert!(validate_dns_suffix("localhost").is_ok());
+        assert!(validate_dns_suffix("cmk.example.test").is_ok());
+        assert!(validate_dns_suffix("").is_err());
+        assert!(validate_dns_suffix("bad..suffix").is_err());
+        assert!(validate_dns_suffix("-x.test").is_err());
+        assert!(validate_dns_suffix("a b").is_err());
+    }
+}
