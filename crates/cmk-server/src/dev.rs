@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::{PublicUrls, ServerError};
 
 const CLOCK_KEY: &str = "system/dev-clock-offset";
+/// How far the development clock may run ahead in total: a century covers every retention and expiry there is,
+/// and keeps every date representable.
+pub const MAX_CLOCK_OFFSET_SECONDS: i64 = 100 * 366 * 86_400;
 pub const CREDENTIALS_FILE: &str = "dev-credentials.json";
 
 #[derive(Serialize, Deserialize)]
@@ -58,11 +61,13 @@ impl DevClock {
         self.clock.offset_seconds()
     }
 
-    /// Moves time forward by `seconds` (stored first, then applied). `None` when the offset would overflow.
+    /// Moves time forward by `seconds` (stored first, then applied). `None` when the total offset would pass
+    /// [`MAX_CLOCK_OFFSET_SECONDS`].
     pub async fn advance(&self, seconds: i64) -> Result<Option<i64>, cmk_store::StoreError> {
         let _guard = self.advancing.lock().await;
-        let Some(offset) = self.clock.offset_seconds().checked_add(seconds) else {
-            return Ok(None);
+        let offset = match self.clock.offset_seconds().checked_add(seconds) {
+            Some(offset) if offset <= MAX_CLOCK_OFFSET_SECONDS => offset,
+            _ => return Ok(None),
         };
         let value = serde_json::to_vec(&StoredOffset { offset_seconds: offset })
             .map_err(|e| cmk_store::StoreError::Backend(e.to_string()))?;

@@ -2,7 +2,7 @@
 -- COLLATE "C" makes comparisons and ORDER BY byte order, whatever the database's locale: the same order as
 -- SQLite, and the one that the range scans for prefixes rely on.
 CREATE TABLE entries (
-    key TEXT NOT NULL PRIMARY KEY CHECK (octet_length(key) BETWEEN 1 AND 512),
+    key TEXT COLLATE "C" NOT NULL PRIMARY KEY CHECK (octet_length(key) BETWEEN 1 AND 512),
     revision BIGINT NOT NULL CHECK (revision > 0),
     value BYTEA NOT NULL
 );

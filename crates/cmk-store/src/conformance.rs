@@ -1,5 +1,5 @@
-//! The behaviour every [`Store`](crate::Store) backend must show. Each backend's tests call
-//! [`conformance_tests!`](crate::conformance_tests) with a way to make a fresh, empty store.
+//! The behaviour every [`Store`] backend must show. Each backend's tests call
+//! [`conformance_tests!`](crate::conformance_tests!) with a way to make a fresh, empty store.
 //!
 //! Every check is a plain async function that panics on the first broken promise, so a backend can also call a
 //! single one from its own tests. They only use the public trait: what they assert is what a caller relies on.
@@ -128,6 +128,7 @@ macro_rules! conformance_tests {
             concurrent_increments_lose_no_update,
             concurrent_creates_have_one_winner,
             concurrent_transfers_are_atomic,
+            commits_become_visible_in_revision_order,
         );
     };
     (@borrowed $make:expr; $($name:ident),* $(,)?) => {
@@ -1112,4 +1113,66 @@ pub async fn concurrent_transfers_are_atomic(store: Arc<dyn Store>) {
     assert_eq!(decode(&a) + decode(&b), TOTAL);
     // Even tasks move a→b, odd ones b→a, each the same number of times.
     assert_eq!(decode(&b), 0, "the transfers in both directions must cancel out");
+}
+
+/// While tasks commit to distinct keys, a reader never sees a commit appear with a revision at or below one it
+/// has already seen: revisions follow commit order, so "everything after revision N" is a sound way to follow
+/// changes. (A revision taken from a sequence at the start of a transaction would break this.)
+pub async fn commits_become_visible_in_revision_order(store: Arc<dyn Store>) {
+    const PER_TASK: usize = 30;
+    let writers_done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let start = Arc::new(tokio::sync::Barrier::new(TASKS + 1));
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let store = Arc::clone(&store);
+        let start = Arc::clone(&start);
+        let writers_done = Arc::clone(&writers_done);
+        tasks.spawn(async move {
+            start.wait().await;
+            for i in 0..PER_TASK {
+                // One task commits large batches, the others single writes, so that commits which start in one
+                // order often finish in the other.
+                let size = if task == 0 { 20 } else { 1 };
+                let writes = (0..size)
+                    .map(|part| Write::create(format!("w/{task}/{i:03}/{part}"), vec![part as u8]))
+                    .collect();
+                commit(store.as_ref(), writes).await;
+            }
+            writers_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+    {
+        let store = Arc::clone(&store);
+        let start = Arc::clone(&start);
+        let writers_done = Arc::clone(&writers_done);
+        tasks.spawn(async move {
+            start.wait().await;
+            let mut seen = HashSet::new();
+            let mut watermark = 0u64;
+            loop {
+                let finished = writers_done.load(std::sync::atomic::Ordering::SeqCst) == TASKS;
+                let listed = list(store.as_ref(), "w/", None, 100_000).await;
+                for entry in &listed {
+                    if seen.insert(entry.key.clone()) {
+                        assert!(
+                            entry.revision > watermark,
+                            "'{}' appeared with revision {} after revision {watermark} had been seen",
+                            entry.key,
+                            entry.revision
+                        );
+                    }
+                }
+                watermark = listed.iter().map(|e| e.revision).max().unwrap_or(0).max(watermark);
+                if finished {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(err) = joined {
+            std::panic::resume_unwind(err.into_panic());
+        }
+    }
 }

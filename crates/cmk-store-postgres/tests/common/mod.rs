@@ -1,6 +1,7 @@
 //! Test setup shared by this crate's integration tests: where the server is, and a fresh schema per test.
 #![allow(dead_code)] // each test binary uses a different part of this module
 
+use std::io::Write as _;
 use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -26,8 +27,12 @@ pub fn url() -> Option<String> {
         );
     }
     static NOTICE: Once = Once::new();
+    // Written to the stderr handle, not with eprintln!, which the test harness captures for passing tests.
     NOTICE.call_once(|| {
-        eprintln!("note: {URL_VAR} is not set; skipping the PostgreSQL store tests");
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: {URL_VAR} is not set; skipping the PostgreSQL store tests"
+        );
     });
     None
 }

@@ -1,0 +1,174 @@
+//! A real server on a free port, over HTTPS, and a client that trusts its development CA.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+
+use cmk_server::{DevCredentials, RunningServer, Settings};
+use reqwest::{Client, Method, Response, StatusCode};
+use serde_json::Value;
+
+pub struct TestServer {
+    pub server: Option<RunningServer>,
+    pub creds: DevCredentials,
+    pub base: String,
+    pub client: Client,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn client_trusting(ca_file: &str, addr: SocketAddr) -> Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(ca_file).unwrap()).unwrap();
+    Client::builder()
+        .tls_certs_only([ca])
+        .resolve("localhost", addr)
+        .resolve("kv1.vault.localhost", addr)
+        .resolve("acct1.cognitiveservices.localhost", addr)
+        .build()
+        .unwrap()
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir).await
+    }
+
+    pub async fn start_in(dir: tempfile::TempDir) -> Self {
+        let mut settings = Settings::new(dir.path().to_owned());
+        settings.dev = true;
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        let server = cmk_server::start(settings).await.unwrap();
+        let creds = server.dev_credentials.clone().unwrap();
+        let addr = server.local_addr;
+        let client = client_trusting(&creds.ca_file, addr);
+        Self {
+            base: creds.authority.clone(),
+            creds,
+            client,
+            addr,
+            server: Some(server),
+            dir,
+        }
+    }
+
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        self.server.take().unwrap().shutdown().await.unwrap();
+        self.dir
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POSTs a form to the v2.0 token endpoint of `tenant`.
+    pub async fn token_request(&self, tenant: &str, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url(&format!("/{tenant}/oauth2/v2.0/token")))
+            .form(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn token_for(&self, tenant: &str, client_id: &str, secret: &str, scope: &str) -> String {
+        let response = self
+            .token_request(
+                tenant,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", client_id),
+                    ("client_secret", secret),
+                    ("scope", scope),
+                ],
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let body: Value = response.json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    /// A management-plane token of the development operator.
+    pub async fn operator_token(&self) -> String {
+        let c = &self.creds;
+        self.token_for(&c.tenant_id, &c.client_id, &c.client_secret, &c.management_scope)
+            .await
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_owned());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    /// An ARM call with the operator's token.
+    pub async fn arm(&self, method: Method, path: &str, body: Option<&str>) -> (StatusCode, Value) {
+        let token = self.operator_token().await;
+        self.call(method, path, Some(&token), body).await
+    }
+
+    /// Creates a tenant, a subscription in it and a (non-operator) service principal; returns
+    /// (tenant, subscription, client id, secret).
+    pub async fn second_customer(&self) -> (String, String, String, String) {
+        let (status, tenant) = self
+            .arm(
+                Method::POST,
+                "/cmk/admin/tenants",
+                Some(r#"{"displayName":"second customer"}"#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{tenant}");
+        let tenant_id = tenant["tenantId"].as_str().unwrap().to_owned();
+        let (status, subscription) = self
+            .arm(
+                Method::POST,
+                &format!("/cmk/admin/tenants/{tenant_id}/subscriptions"),
+                Some(r#"{"displayName":"sub b"}"#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{subscription}");
+        let (status, principal) = self
+            .arm(
+                Method::POST,
+                &format!("/cmk/admin/tenants/{tenant_id}/servicePrincipals"),
+                Some(r#"{"displayName":"app b"}"#),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{principal}");
+        (
+            tenant_id,
+            subscription["subscriptionId"].as_str().unwrap().to_owned(),
+            principal["clientId"].as_str().unwrap().to_owned(),
+            principal["clientSecret"].as_str().unwrap().to_owned(),
+        )
+    }
+}
+
+/// The error code of an ARM-shaped error body.
+pub fn arm_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+/// The claims of a JWT, without checking anything.
+pub fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&cmk_crypto::encoding::b64url_decode(payload).unwrap()).unwrap()
+}
