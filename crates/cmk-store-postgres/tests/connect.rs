@@ -21,6 +21,18 @@ async fn schemas_isolate_stores() {
     );
     b.commit(vec![Write::create("iso/k", b"b".to_vec())]).await.unwrap();
     assert_eq!(a.get("iso/k").await.unwrap().unwrap().value, b"a");
+
+    // Everything the store created, including sqlx's migration history, lives in its own schema.
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name",
+    )
+    .bind(&one)
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(tables, ["_sqlx_migrations", "entries", "store_revision"]);
+    conn.close().await.unwrap();
     a.close().await;
     b.close().await;
     common::drop_schema(&url, &one).await;

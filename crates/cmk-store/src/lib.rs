@@ -11,7 +11,12 @@
 //!   be empty (everything); otherwise it and the start key follow the key rules, or the call is refused with
 //!   [`StoreError::InvalidKey`].
 //! - Every successful [`Store::commit`] gets a revision that is strictly greater than every revision the
-//!   store handed out before; all entries written by that commit carry it.
+//!   store handed out before; all entries written by that commit carry it. Commits become visible in revision
+//!   order: once a reader has seen revision N, no commit with a revision of N or less appears later, so
+//!   "everything after revision N" is a sound way to follow changes. Revisions start at 1 and may have gaps.
+//! - One [`Store::get`] or [`Store::list`] call never shows half a commit; several list calls (pages) are not
+//!   one snapshot.
+//! - An empty value is a value, not an absent key.
 //! - A commit is all-or-nothing: if any [`Expect`] fails, nothing is written and [`StoreError::Conflict`]
 //!   names the first key whose expectation failed.
 //! - Once `commit` returns `Ok`, the write survives a crash of the process (durable commit).
