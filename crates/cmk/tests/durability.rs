@@ -29,6 +29,8 @@ async fn start(data_dir: &Path) -> Process {
         .arg(data_dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
+        // The most verbose level a user would run with; no secret may appear at it either.
+        .env("CMK_LOG", "debug")
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -239,4 +241,36 @@ async fn a_lost_credentials_file_gets_a_new_secret_for_the_same_identities() {
         assert_eq!(mode & 0o777, 0o600, "the root key file");
     }
     second.terminate().await;
+}
+
+/// What a copy of the data folder's database or the server's log would give away: neither may hold the client
+/// secret, an access token, or an unsealed private key.
+#[tokio::test]
+async fn secrets_are_neither_stored_nor_logged_in_the_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let process = start(&data).await;
+    let secret = process.field("client_secret").to_owned();
+    let token = process.token().await;
+    assert_eq!(process.put_group(&token, "after-token").await, StatusCode::CREATED);
+    process.terminate().await;
+
+    let mut stored = Vec::new();
+    for file in ["cmk.db", "cmk.db-wal"] {
+        if let Ok(bytes) = std::fs::read(data.join(file)) {
+            stored.extend(bytes);
+        }
+    }
+    assert!(!stored.is_empty());
+    let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(&stored, secret.as_bytes()), "the client secret is stored in the clear");
+    // The rsaEncryption OID opens every PKCS#8 RSA key, raw or base64-encoded.
+    assert!(!contains(&stored, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]), "a private key is stored unsealed");
+    assert!(!contains(&stored, b"KoZIhvcNAQEB"), "a private key is stored unsealed (base64)");
+
+    let log = std::fs::read(data.with_extension("log")).unwrap();
+    assert!(contains(&log, b"request"), "the log should hold request lines");
+    assert!(!contains(&log, secret.as_bytes()), "the client secret is in the log");
+    let signature = token.rsplit('.').next().unwrap();
+    assert!(!contains(&log, signature.as_bytes()), "an access token is in the log");
 }
