@@ -9,7 +9,8 @@
 //! - [`random`]: random bytes and identifiers.
 //! - [`secret`]: [`SecretBytes`] and [`SecretString`].
 //! - [`root_key`]: the server's root key, which seals every secret the store keeps.
-//! - [`rsa`]: RSA key pairs and public keys (RS256 today; OAEP joins with the vault).
+//! - [`rsa`]: RSA keys and the Key Vault operations on them: RSA-OAEP(-256)/RSA1_5 encrypt and decrypt,
+//!   RS*/PS* sign and verify over a digest, JWK import; RS256 for access tokens.
 //! - [`jws`]: compact JWS (RS256) as used by access tokens.
 //! - [`secret_hash`]: salted hashes of client secrets.
 #![forbid(unsafe_code)]
@@ -36,6 +37,19 @@ pub enum CryptoError {
     InvalidKey(&'static str),
     #[error("signing failed")]
     Signing,
+    #[error("encryption failed")]
+    Encryption,
+    /// One error for every decryption failure, so that no caller can tell a bad length from bad padding.
+    #[error("decryption failed (wrong key, wrong algorithm, or corrupted ciphertext)")]
+    Decryption,
+    #[error("{alg} with this key encrypts at most {max} bytes; the plaintext has {len}")]
+    PlaintextTooLong { alg: &'static str, max: usize, len: usize },
+    #[error("{alg} takes a {expected}-byte digest; got {len} bytes")]
+    DigestLength {
+        alg: &'static str,
+        expected: usize,
+        len: usize,
+    },
     #[error("sealed data could not be opened (wrong root key, wrong purpose, or tampered)")]
     Unseal,
     #[error("sealing failed")]

@@ -263,10 +263,19 @@ async fn secrets_are_neither_stored_nor_logged_in_the_clear() {
     }
     assert!(!stored.is_empty());
     let contains = |haystack: &[u8], needle: &[u8]| haystack.windows(needle.len()).any(|w| w == needle);
-    assert!(!contains(&stored, secret.as_bytes()), "the client secret is stored in the clear");
+    assert!(
+        !contains(&stored, secret.as_bytes()),
+        "the client secret is stored in the clear"
+    );
     // The rsaEncryption OID opens every PKCS#8 RSA key, raw or base64-encoded.
-    assert!(!contains(&stored, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]), "a private key is stored unsealed");
-    assert!(!contains(&stored, b"KoZIhvcNAQEB"), "a private key is stored unsealed (base64)");
+    assert!(
+        !contains(&stored, &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01]),
+        "a private key is stored unsealed"
+    );
+    assert!(
+        !contains(&stored, b"KoZIhvcNAQEB"),
+        "a private key is stored unsealed (base64)"
+    );
 
     let log = std::fs::read(data.with_extension("log")).unwrap();
     assert!(contains(&log, b"request"), "the log should hold request lines");

@@ -1,0 +1,150 @@
+//! Directory throughput against the raw cryptographic limit, measured in one run on the same machine.
+//!
+//! Run with `cargo bench -p cmk-server --bench directory`. It reports:
+//! - raw aws-lc-rs RSA-2048 RS256 signatures and verifications per second on one core;
+//! - token requests per second (client credentials over HTTPS, keep-alive, secret check, one signature each),
+//!   and their ratio to the raw signing rate;
+//! - authenticated management reads per second (`GET /subscriptions/{id}`: token validation plus a store
+//!   read), and their ratio to the raw verification rate.
+//!
+//! Client and server share the machine's cores, as a load generator on the same host does.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use cmk_crypto::rsa::RsaPrivateKey;
+use cmk_server::Settings;
+
+const MEASURE: Duration = Duration::from_secs(4);
+const CONCURRENCY: usize = 4;
+
+/// Operations per second of `op`, run for `MEASURE` on the calling thread.
+fn raw_rate(mut op: impl FnMut()) -> f64 {
+    for _ in 0..50 {
+        op();
+    }
+    let started = Instant::now();
+    let mut count = 0u64;
+    while started.elapsed() < MEASURE {
+        for _ in 0..50 {
+            op();
+        }
+        count += 50;
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Requests per second of `make`, with `CONCURRENCY` requests in flight, after a warm-up.
+async fn http_rate<F, Fut>(make: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    for _ in 0..20 {
+        make().await;
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut count = 0u64;
+            while started.elapsed() < MEASURE {
+                make().await;
+                count += 1;
+            }
+            count
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let key = RsaPrivateKey::generate(2048).unwrap();
+    let message = [7u8; 600];
+    let signature = key.sign_rs256(&message).unwrap();
+    let raw_sign = raw_rate(|| {
+        key.sign_rs256(&message).unwrap();
+    });
+    let raw_verify = raw_rate(|| {
+        assert!(key.public_key().verify_rs256(&message, &signature));
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (token_rate, read_rate) = runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::new(dir.path().to_owned());
+        settings.dev = true;
+        settings.listen = "127.0.0.1:0".parse().unwrap();
+        let server = cmk_server::start(settings).await.unwrap();
+        let creds = server.dev_credentials.clone().unwrap();
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(&creds.ca_file).unwrap()).unwrap();
+        let client = reqwest::Client::builder()
+            .tls_certs_only([ca])
+            .resolve("localhost", server.local_addr)
+            .build()
+            .unwrap();
+        let token_url = format!("{}/{}/oauth2/v2.0/token", creds.authority, creds.tenant_id);
+        let form = vec![
+            ("grant_type".to_owned(), "client_credentials".to_owned()),
+            ("client_id".to_owned(), creds.client_id.clone()),
+            ("client_secret".to_owned(), creds.client_secret.clone()),
+            ("scope".to_owned(), creds.management_scope.clone()),
+        ];
+
+        let (c, u, f) = (client.clone(), token_url.clone(), form.clone());
+        let token_rate = http_rate(move || {
+            let (c, u, f) = (c.clone(), u.clone(), f.clone());
+            async move {
+                let response = c.post(&u).form(&f).send().await.unwrap();
+                assert!(response.status().is_success());
+                response.bytes().await.unwrap();
+            }
+        })
+        .await;
+
+        let token: serde_json::Value = client
+            .post(&token_url)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = token["access_token"].as_str().unwrap().to_owned();
+        let read_url = format!(
+            "{}/subscriptions/{}?api-version=2022-12-01",
+            creds.authority, creds.subscription_id
+        );
+        let read_rate = http_rate(move || {
+            let (c, u, t) = (client.clone(), read_url.clone(), token.clone());
+            async move {
+                let response = c.get(&u).bearer_auth(&t).send().await.unwrap();
+                assert!(response.status().is_success());
+                response.bytes().await.unwrap();
+            }
+        })
+        .await;
+        server.shutdown().await.unwrap();
+        (token_rate, read_rate)
+    });
+
+    println!("raw RSA-2048 RS256 sign, one core:        {raw_sign:>10.0} /s");
+    println!("raw RSA-2048 RS256 verify, one core:      {raw_verify:>10.0} /s");
+    println!(
+        "token requests over HTTPS ({CONCURRENCY} in flight): {token_rate:>10.0} /s   ratio to raw sign:   {:.2}",
+        token_rate / raw_sign
+    );
+    println!(
+        "management reads over HTTPS ({CONCURRENCY} in flight): {read_rate:>8.0} /s   ratio to raw verify: {:.2}",
+        read_rate / raw_verify
+    );
+}
