@@ -58,6 +58,7 @@ impl From<StoreError> for DirectoryError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict { key } => DirectoryError::Conflict(key),
+            StoreError::Corrupt { key } => DirectoryError::Corrupt(key),
             other => DirectoryError::Store(other),
         }
     }

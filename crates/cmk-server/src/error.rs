@@ -7,6 +7,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cmk_directory::{DirectoryError, TokenError};
+use cmk_vault::VaultError;
 use serde_json::json;
 
 #[derive(Debug)]
@@ -250,6 +251,31 @@ impl ApiError {
 
     pub fn oauth_invalid_request(description: impl Into<String>) -> Self {
         Self::oauth(StatusCode::BAD_REQUEST, "invalid_request", 900144, description)
+    }
+}
+
+impl From<VaultError> for ApiError {
+    /// Maps a vault error for the management plane.
+    fn from(error: VaultError) -> Self {
+        use VaultError as E;
+        let message = error.to_string();
+        match error {
+            E::InvalidVaultName(_) => Self::arm(StatusCode::BAD_REQUEST, "VaultNameNotValid", message),
+            E::VaultNotFound(..) | E::DeletedVaultNotFound(..) => {
+                Self::arm(StatusCode::NOT_FOUND, "ResourceNotFound", message)
+            }
+            E::VaultNameTaken(_) => Self::arm(StatusCode::CONFLICT, "VaultAlreadyExists", message),
+            E::VaultDeletedButRecoverable(_) => Self::arm(StatusCode::CONFLICT, "ConflictError", message),
+            E::PurgeProtected(..) => Self::arm(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", message),
+            E::BadRequest(_) => Self::arm(StatusCode::BAD_REQUEST, "BadRequest", message),
+            E::Directory(e) => Self::from_directory_arm(e),
+            E::Conflict(_) => Self::arm(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "The resource was changed by another request at the same time. Please retry the request.",
+            ),
+            E::Store(_) | E::Corrupt(_) => Self::internal(message),
+        }
     }
 }
 

@@ -88,6 +88,7 @@ pub enum ServerError {
 #[derive(Clone)]
 pub(crate) struct AppState {
     pub directory: Directory,
+    pub vaults: cmk_vault::Vaults,
     pub urls: Arc<PublicUrls>,
     /// Present only in development mode.
     pub dev_clock: Option<Arc<dev::DevClock>>,
@@ -206,8 +207,10 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         _ => None,
     };
 
+    let vaults = cmk_vault::Vaults::new(store, directory.clone());
     let state = AppState {
         directory,
+        vaults,
         urls: Arc::new(urls.clone()),
         dev_clock,
     };

@@ -47,6 +47,14 @@ impl PublicUrls {
         )
     }
 
+    /// The URI of a vault's data plane, e.g. `https://kv1.vault.localhost:8443/`.
+    pub fn vault_uri(&self, vault: &str) -> String {
+        format!(
+            "https://{}/",
+            self.host_port(&format!("{}.vault.{}", vault.to_ascii_lowercase(), self.dns_suffix))
+        )
+    }
+
     /// The suffix of vault host names, in the form az's `suffix_keyvault_dns` takes.
     pub fn vault_dns_suffix(&self) -> String {
         format!(".vault.{}", self.dns_suffix)

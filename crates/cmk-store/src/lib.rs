@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod conformance;
+pub mod records;
 
 use async_trait::async_trait;
 
@@ -135,6 +136,9 @@ pub enum StoreError {
     /// The backend failed (I/O, connection, corruption). The message never contains stored values.
     #[error("storage backend error: {0}")]
     Backend(String),
+    /// A stored record does not decode as the type its key holds.
+    #[error("stored record '{key}' is corrupt")]
+    Corrupt { key: String },
 }
 
 /// Validates a key against the contract in the crate docs.

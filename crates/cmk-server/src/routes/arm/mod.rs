@@ -6,6 +6,7 @@
 
 mod resource_groups;
 mod subscriptions;
+mod vaults;
 
 use std::collections::HashMap;
 
@@ -23,6 +24,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(subscriptions::router())
         .merge(resource_groups::router())
+        .merge(vaults::router())
         .route_layer(middleware::from_fn(require_api_version))
 }
 

@@ -1,0 +1,591 @@
+//! `Microsoft.KeyVault/vaults`: the vault resource, its access policies, deleted vaults and name checks.
+//! Every operation finishes before it answers (`provisioningState: Succeeded`), so SDK pollers never sleep.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use cmk_directory::model::TenantId;
+use cmk_vault::model::{
+    AccessPolicy, CERTIFICATE_PERMISSIONS, KeyPermission, Permissions, SECRET_PERMISSIONS, STORAGE_PERMISSIONS,
+    SkuName, Vault,
+};
+use cmk_vault::vaults::{
+    AccessPolicyUpdate, CreateMode, NameAvailability, VaultDefinition, VaultPatch, VaultProperties,
+};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::query_map;
+use crate::AppState;
+use crate::auth::ManagementCaller;
+use crate::body::JsonBody;
+use crate::error::ApiError;
+
+const VAULT: &str =
+    "/subscriptions/{subscription_id}/resourcegroups/{resource_group}/providers/microsoft.keyvault/vaults/{name}";
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route(VAULT, get(read).put(create_or_update).patch(update).delete(remove))
+        .route(&format!("{VAULT}/accesspolicies/{{kind}}"), put(update_access_policies))
+        .route(
+            "/subscriptions/{subscription_id}/resourcegroups/{resource_group}/providers/microsoft.keyvault/vaults",
+            get(list_in_group),
+        )
+        .route("/subscriptions/{subscription_id}/providers/microsoft.keyvault/vaults", get(list_in_subscription))
+        .route("/subscriptions/{subscription_id}/resources", get(list_resources))
+        .route("/subscriptions/{subscription_id}/providers/microsoft.keyvault/deletedvaults", get(list_deleted))
+        .route(
+            "/subscriptions/{subscription_id}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}",
+            get(read_deleted),
+        )
+        .route(
+            "/subscriptions/{subscription_id}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}/purge",
+            post(purge_deleted),
+        )
+        .route(
+            "/subscriptions/{subscription_id}/providers/microsoft.keyvault/checknameavailability",
+            post(check_name_availability),
+        )
+}
+
+// ---- wire shapes -------------------------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SkuBody {
+    family: Option<String>,
+    name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PermissionsBody {
+    #[serde(default)]
+    keys: Vec<String>,
+    #[serde(default)]
+    secrets: Vec<String>,
+    #[serde(default)]
+    certificates: Vec<String>,
+    #[serde(default)]
+    storage: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessPolicyBody {
+    tenant_id: String,
+    object_id: String,
+    application_id: Option<String>,
+    #[serde(default)]
+    permissions: PermissionsBody,
+}
+
+/// Vault properties as ARM sends them. Properties cmk does not act on (`networkAcls`, `vaultUri`,
+/// `provisioningState`, ...) are accepted and ignored, as ARM does.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PropertiesBody {
+    tenant_id: Option<String>,
+    sku: Option<SkuBody>,
+    access_policies: Option<Vec<AccessPolicyBody>>,
+    enabled_for_deployment: Option<bool>,
+    enabled_for_disk_encryption: Option<bool>,
+    enabled_for_template_deployment: Option<bool>,
+    enable_soft_delete: Option<bool>,
+    soft_delete_retention_in_days: Option<i64>,
+    enable_purge_protection: Option<bool>,
+    enable_rbac_authorization: Option<bool>,
+    create_mode: Option<String>,
+    public_network_access: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VaultBody {
+    location: Option<String>,
+    tags: Option<BTreeMap<String, String>>,
+    properties: Option<PropertiesBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VaultPatchBody {
+    tags: Option<BTreeMap<String, String>>,
+    properties: Option<PropertiesBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessPolicyPropertiesBody {
+    access_policies: Vec<AccessPolicyBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AccessPolicyUpdateBody {
+    properties: AccessPolicyPropertiesBody,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NameCheckBody {
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+fn bad_request(message: String) -> ApiError {
+    ApiError::arm(StatusCode::BAD_REQUEST, "BadRequest", message)
+}
+
+fn guid(field: &str, text: &str) -> Result<String, ApiError> {
+    TenantId::parse(text)
+        .map(|id| id.to_string())
+        .ok_or_else(|| bad_request(format!("The value '{text}' of \"{field}\" is not a valid GUID.")))
+}
+
+fn names(kind: &str, given: Vec<String>, valid: &[&str]) -> Result<std::collections::BTreeSet<String>, ApiError> {
+    given
+        .into_iter()
+        .map(|p| {
+            let lower = p.to_ascii_lowercase();
+            if valid.contains(&lower.as_str()) {
+                Ok(lower)
+            } else {
+                Err(bad_request(format!(
+                    "'{p}' is not a valid {kind} permission; valid ones are: {}.",
+                    valid.join(", ")
+                )))
+            }
+        })
+        .collect()
+}
+
+fn access_policy(body: AccessPolicyBody) -> Result<AccessPolicy, ApiError> {
+    let tenant_id = TenantId::parse(&body.tenant_id).ok_or_else(|| {
+        bad_request(format!(
+            "The value '{}' of \"tenantId\" is not a valid GUID.",
+            body.tenant_id
+        ))
+    })?;
+    let keys = body
+        .permissions
+        .keys
+        .iter()
+        .map(|k| {
+            KeyPermission::parse(k).ok_or_else(|| {
+                let valid: Vec<&str> = KeyPermission::ALL.iter().map(|p| p.as_str()).collect();
+                bad_request(format!(
+                    "'{k}' is not a valid key permission; valid ones are: {}.",
+                    valid.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(AccessPolicy {
+        tenant_id,
+        object_id: guid("objectId", &body.object_id)?,
+        application_id: body
+            .application_id
+            .as_deref()
+            .map(|a| guid("applicationId", a))
+            .transpose()?,
+        permissions: Permissions {
+            keys,
+            secrets: names("secret", body.permissions.secrets, &SECRET_PERMISSIONS)?,
+            certificates: names("certificate", body.permissions.certificates, &CERTIFICATE_PERMISSIONS)?,
+            storage: names("storage", body.permissions.storage, &STORAGE_PERMISSIONS)?,
+        },
+    })
+}
+
+fn properties(body: PropertiesBody) -> Result<(VaultProperties, CreateMode), ApiError> {
+    let sku = match body.sku {
+        None => None,
+        Some(sku) => {
+            if sku.family.as_deref().is_some_and(|f| !f.eq_ignore_ascii_case("A")) {
+                return Err(bad_request("The SKU family must be 'A'.".into()));
+            }
+            Some(SkuName::parse(&sku.name).ok_or_else(|| {
+                bad_request(format!(
+                    "The SKU name '{}' is not valid; use 'standard' or 'premium'.",
+                    sku.name
+                ))
+            })?)
+        }
+    };
+    let create_mode = match body.create_mode.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("default") => CreateMode::Default,
+        Some("recover") => CreateMode::Recover,
+        Some(other) => {
+            return Err(bad_request(format!(
+                "The create mode '{other}' is not valid; use 'default' or 'recover'."
+            )));
+        }
+    };
+    let tenant_id = match body.tenant_id {
+        Some(text) => Some(
+            TenantId::parse(&text)
+                .ok_or_else(|| bad_request(format!("The value '{text}' of \"tenantId\" is not a valid GUID.")))?,
+        ),
+        None => None,
+    };
+    let access_policies = body
+        .access_policies
+        .map(|list| list.into_iter().map(access_policy).collect::<Result<Vec<_>, _>>())
+        .transpose()?;
+    Ok((
+        VaultProperties {
+            tenant_id,
+            sku,
+            access_policies,
+            enabled_for_deployment: body.enabled_for_deployment,
+            enabled_for_disk_encryption: body.enabled_for_disk_encryption,
+            enabled_for_template_deployment: body.enabled_for_template_deployment,
+            enable_soft_delete: body.enable_soft_delete,
+            soft_delete_retention_days: body.soft_delete_retention_in_days,
+            enable_purge_protection: body.enable_purge_protection,
+            enable_rbac_authorization: body.enable_rbac_authorization,
+            public_network_access: body.public_network_access,
+        },
+        create_mode,
+    ))
+}
+
+fn vault_id(vault: &Vault) -> String {
+    format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}",
+        vault.subscription_id, vault.resource_group, vault.name
+    )
+}
+
+fn access_policies_json(policies: &[AccessPolicy]) -> Value {
+    Value::Array(
+        policies
+            .iter()
+            .map(|p| {
+                let mut entry = json!({
+                    "tenantId": p.tenant_id.to_string(),
+                    "objectId": p.object_id,
+                    "permissions": {
+                        "keys": p.permissions.keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+                        "secrets": p.permissions.secrets,
+                        "certificates": p.permissions.certificates,
+                        "storage": p.permissions.storage,
+                    }
+                });
+                if let Some(application) = &p.application_id {
+                    entry["applicationId"] = json!(application);
+                }
+                entry
+            })
+            .collect(),
+    )
+}
+
+fn vault_json(state: &AppState, vault: &Vault) -> Value {
+    let mut properties = json!({
+        "tenantId": vault.tenant_id.to_string(),
+        "sku": { "family": "A", "name": vault.sku.as_str() },
+        "accessPolicies": access_policies_json(&vault.access_policies),
+        "vaultUri": state.urls.vault_uri(&vault.name),
+        "enabledForDeployment": vault.enabled_for_deployment,
+        "enabledForDiskEncryption": vault.enabled_for_disk_encryption,
+        "enabledForTemplateDeployment": vault.enabled_for_template_deployment,
+        "enableSoftDelete": true,
+        "softDeleteRetentionInDays": vault.soft_delete_retention_days,
+        "enableRbacAuthorization": false,
+        "publicNetworkAccess": vault.public_network_access,
+        "provisioningState": "Succeeded",
+    });
+    // ARM leaves the property out, rather than false, for a vault without purge protection.
+    if vault.purge_protection {
+        properties["enablePurgeProtection"] = json!(true);
+    }
+    json!({
+        "id": vault_id(vault),
+        "name": vault.name,
+        "type": "Microsoft.KeyVault/vaults",
+        "location": vault.location,
+        "tags": vault.tags,
+        "systemData": {
+            "createdAt": vault.created.to_rfc3339(),
+            "lastModifiedAt": vault.updated.to_rfc3339(),
+        },
+        "properties": properties,
+    })
+}
+
+fn deleted_vault_json(deleted: &cmk_vault::model::DeletedVault) -> Value {
+    let vault = &deleted.vault;
+    json!({
+        "id": format!(
+            "/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
+            vault.subscription_id, vault.location, vault.name
+        ),
+        "name": vault.name,
+        "type": "Microsoft.KeyVault/deletedVaults",
+        "properties": {
+            "vaultId": vault_id(vault),
+            "location": vault.location,
+            "tags": vault.tags,
+            "deletionDate": deleted.deletion_date.to_rfc3339(),
+            "scheduledPurgeDate": deleted.scheduled_purge_date.to_rfc3339(),
+            "purgeProtectionEnabled": vault.purge_protection,
+        }
+    })
+}
+
+// ---- handlers ----------------------------------------------------------------------------------------------
+
+async fn create_or_update(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<VaultBody>,
+) -> Result<Response, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let properties_body = body
+        .properties
+        .ok_or_else(|| bad_request("The property \"properties\" is required.".into()))?;
+    let (properties, create_mode) = properties(properties_body)?;
+    let definition = VaultDefinition {
+        location: body.location.unwrap_or_default(),
+        tags: body.tags.unwrap_or_default(),
+        properties,
+        create_mode,
+    };
+    let (vault, created) = state
+        .vaults
+        .create_or_update(&subscription, &resource_group, &name, definition)
+        .await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(vault_json(&state, &vault))).into_response())
+}
+
+async fn update(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<VaultPatchBody>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let (properties, _) = properties(body.properties.unwrap_or_default())?;
+    let patch = VaultPatch {
+        tags: body.tags,
+        properties,
+    };
+    let vault = state
+        .vaults
+        .update(&subscription, &resource_group, &name, patch)
+        .await?;
+    Ok(Json(vault_json(&state, &vault)))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let vault = state.vaults.get(&subscription, &resource_group, &name).await?;
+    Ok(Json(vault_json(&state, &vault)))
+}
+
+/// Soft delete: 200 when a vault was deleted, 204 when there was none, as ARM answers.
+async fn remove(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let deleted = state.vaults.delete(&subscription, &resource_group, &name).await?;
+    Ok(if deleted {
+        StatusCode::OK
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+async fn update_access_policies(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, resource_group, name, kind)): Path<(String, String, String, String)>,
+    JsonBody(body): JsonBody<AccessPolicyUpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let how = AccessPolicyUpdate::parse(&kind).ok_or_else(|| {
+        bad_request(format!(
+            "The operation kind '{kind}' is not valid; use add, replace or remove."
+        ))
+    })?;
+    let change = body
+        .properties
+        .access_policies
+        .into_iter()
+        .map(access_policy)
+        .collect::<Result<Vec<_>, _>>()?;
+    let vault = state
+        .vaults
+        .update_access_policies(&subscription, &resource_group, &name, how, change)
+        .await?;
+    Ok(Json(json!({
+        "id": format!("{}/accessPolicies/{}", vault_id(&vault), kind.to_ascii_lowercase()),
+        "type": "Microsoft.KeyVault/vaults/accessPolicies",
+        "properties": { "accessPolicies": access_policies_json(&vault.access_policies) }
+    })))
+}
+
+async fn list_in_group(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, resource_group)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    state
+        .directory
+        .get_resource_group(&subscription, &resource_group)
+        .await?;
+    let vaults = state.vaults.list(&subscription, Some(&resource_group)).await?;
+    Ok(Json(
+        json!({ "value": vaults.iter().map(|v| vault_json(&state, v)).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn list_in_subscription(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path(subscription_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let vaults = state.vaults.list(&subscription, None).await?;
+    Ok(Json(
+        json!({ "value": vaults.iter().map(|v| vault_json(&state, v)).collect::<Vec<_>>() }),
+    ))
+}
+
+/// The generic resource list, as `vaults.list()` of the SDK reads it (`$filter=resourceType eq
+/// 'Microsoft.KeyVault/vaults'`). Vaults are the only resources with a type of their own so far.
+async fn list_resources(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path(subscription_id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let filter = query_map(&uri).get("$filter").map(|f| f.to_ascii_lowercase());
+    let wants_vaults = filter
+        .as_deref()
+        .is_none_or(|f| f.contains("microsoft.keyvault/vaults"));
+    let vaults = if wants_vaults {
+        state.vaults.list(&subscription, None).await?
+    } else {
+        Vec::new()
+    };
+    let value: Vec<Value> = vaults
+        .iter()
+        .map(|v| {
+            json!({ "id": vault_id(v), "name": v.name, "type": "Microsoft.KeyVault/vaults", "location": v.location, "tags": v.tags })
+        })
+        .collect();
+    Ok(Json(json!({ "value": value })))
+}
+
+async fn list_deleted(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path(subscription_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let deleted = state.vaults.list_deleted(&subscription).await?;
+    Ok(Json(
+        json!({ "value": deleted.iter().map(deleted_vault_json).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn read_deleted(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, location, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let deleted = state.vaults.get_deleted(&subscription, &location, &name).await?;
+    Ok(Json(deleted_vault_json(&deleted)))
+}
+
+async fn purge_deleted(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, location, name)): Path<(String, String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    state.vaults.purge_deleted(&subscription, &location, &name).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn check_name_availability(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path(subscription_id): Path<String>,
+    JsonBody(body): JsonBody<NameCheckBody>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    if !body.kind.eq_ignore_ascii_case("Microsoft.KeyVault/vaults") {
+        return Err(bad_request(format!(
+            "The type '{}' is not valid; use 'Microsoft.KeyVault/vaults'.",
+            body.kind
+        )));
+    }
+    Ok(Json(match state.vaults.check_name_availability(&body.name).await? {
+        NameAvailability::Available => json!({ "nameAvailable": true }),
+        NameAvailability::Invalid(message) => {
+            json!({ "nameAvailable": false, "reason": "AccountNameInvalid", "message": message })
+        }
+        NameAvailability::AlreadyExists(message) => {
+            json!({ "nameAvailable": false, "reason": "AlreadyExists", "message": message })
+        }
+    }))
+}

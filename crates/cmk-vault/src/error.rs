@@ -1,0 +1,46 @@
+use cmk_directory::DirectoryError;
+use cmk_store::StoreError;
+
+/// Everything the vault layer refuses or fails at. Internal faults are the last three variants.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error(
+        "The vault name '{0}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens."
+    )]
+    InvalidVaultName(String),
+    #[error("The Resource 'Microsoft.KeyVault/vaults/{0}' under resource group '{1}' was not found.")]
+    VaultNotFound(String, String),
+    #[error("The vault name '{0}' is already in use. Vault names are globally unique; choose another name.")]
+    VaultNameTaken(String),
+    #[error(
+        "A vault with the same name already exists in deleted state. You need to either recover or purge existing key vault '{0}'."
+    )]
+    VaultDeletedButRecoverable(String),
+    #[error("No deleted vault named '{0}' exists in location '{1}' of this subscription.")]
+    DeletedVaultNotFound(String, String),
+    #[error(
+        "Operation 'DeletedVaultPurge' is not allowed: purge protection is enabled for vault '{0}'. It will be purged automatically on {1}."
+    )]
+    PurgeProtected(String, String),
+    /// A request that ARM answers with `BadRequest`: the message says what to change.
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    #[error("concurrent change, retry: {0}")]
+    Conflict(String),
+    #[error("storage failed: {0}")]
+    Store(StoreError),
+    #[error("stored record '{0}' is corrupt")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for VaultError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { key } => VaultError::Conflict(key),
+            StoreError::Corrupt { key } => VaultError::Corrupt(key),
+            other => VaultError::Store(other),
+        }
+    }
+}
