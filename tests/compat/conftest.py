@@ -39,6 +39,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -397,6 +398,32 @@ def _cmk_still_running(request: pytest.FixtureRequest):
         request.getfixturevalue("cmk")
         if _SERVER is not None and not _SERVER.running():
             pytest.fail(f"cmk server is no longer running (exit code {_SERVER.proc.returncode})", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def localhost_subdomains():
+    """Resolve every ``*.localhost`` name (vault hosts such as ``kv1.vault.localhost``) to 127.0.0.1.
+
+    The dev server serves vaults at ``https://{vault}.vault.localhost:{port}``, but glibc here does not
+    resolve subdomains of ``localhost``. For the rest of the session ``socket.getaddrinfo`` in this
+    process answers for those names as for ``127.0.0.1``; every other name (``localhost`` itself
+    included) is resolved as before. Only the address lookup changes: TLS still checks the server
+    certificate against the original host name, and the Host header still names it.
+    """
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        name = host.decode("ascii", "replace") if isinstance(host, bytes) else host
+        if isinstance(name, str) and name.rstrip(".").lower().endswith(".localhost"):
+            host = "127.0.0.1"
+        return original(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+    try:
+        yield
+    finally:
+        if socket.getaddrinfo is getaddrinfo:
+            socket.getaddrinfo = original
 
 
 _RG_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")

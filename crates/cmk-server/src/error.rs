@@ -15,6 +15,7 @@ enum Body {
     Arm {
         code: String,
         message: String,
+        inner: Option<&'static str>,
     },
     OAuth {
         error: &'static str,
@@ -37,6 +38,7 @@ impl ApiError {
             body: Body::Arm {
                 code: code.into(),
                 message: message.into(),
+                inner: None,
             },
             www_authenticate: None,
         }
@@ -72,6 +74,14 @@ impl ApiError {
             50000,
             "There was an error issuing a token. Please retry the request.",
         )
+    }
+
+    /// Key Vault's `innererror.code`, which clients read for the precise reason (`AccessDenied`, ...).
+    pub fn with_inner_code(mut self, code: &'static str) -> Self {
+        if let Body::Arm { inner, .. } = &mut self.body {
+            *inner = Some(code);
+        }
+        self
     }
 
     pub fn with_www_authenticate(mut self, value: String) -> Self {
@@ -274,7 +284,20 @@ impl From<VaultError> for ApiError {
                 "Conflict",
                 "The resource was changed by another request at the same time. Please retry the request.",
             ),
-            E::Store(_) | E::Corrupt(_) => Self::internal(message),
+            E::AccessDenied { .. } => {
+                Self::arm(StatusCode::FORBIDDEN, "Forbidden", message).with_inner_code("AccessDenied")
+            }
+            E::KeyNotFound(_) | E::DeletedKeyNotFound(_) => Self::arm(StatusCode::NOT_FOUND, "KeyNotFound", message),
+            E::KeyDeletedButRecoverable(_) => {
+                Self::arm(StatusCode::CONFLICT, "Conflict", message).with_inner_code("ObjectIsDeletedButRecoverable")
+            }
+            E::KeyDisabled(_) => Self::arm(StatusCode::FORBIDDEN, "Forbidden", message).with_inner_code("KeyDisabled"),
+            E::OperationNotAllowed { .. } => {
+                Self::arm(StatusCode::FORBIDDEN, "Forbidden", message).with_inner_code("OperationNotAllowed")
+            }
+            E::KeyPurgeProtected(_) => Self::arm(StatusCode::FORBIDDEN, "Forbidden", message),
+            E::BadParameter(_) => Self::arm(StatusCode::BAD_REQUEST, "BadParameter", message),
+            E::Store(_) | E::Corrupt(_) | E::Crypto(_) => Self::internal(message),
         }
     }
 }
@@ -288,7 +311,18 @@ impl From<DirectoryError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = match self.body {
-            Body::Arm { code, message } => json!({ "error": { "code": code, "message": message } }),
+            Body::Arm {
+                code,
+                message,
+                inner: None,
+            } => json!({ "error": { "code": code, "message": message } }),
+            Body::Arm {
+                code,
+                message,
+                inner: Some(inner),
+            } => {
+                json!({ "error": { "code": code, "message": message, "innererror": { "code": inner } } })
+            }
             Body::OAuth {
                 error,
                 aadsts,

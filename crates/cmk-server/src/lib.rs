@@ -207,7 +207,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         _ => None,
     };
 
-    let vaults = cmk_vault::Vaults::new(store, directory.clone());
+    let vaults = cmk_vault::Vaults::new(store, directory.clone(), root_key);
     let state = AppState {
         directory,
         vaults,

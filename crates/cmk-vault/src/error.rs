@@ -22,6 +22,36 @@ pub enum VaultError {
         "Operation 'DeletedVaultPurge' is not allowed: purge protection is enabled for vault '{0}'. It will be purged automatically on {1}."
     )]
     PurgeProtected(String, String),
+    /// The caller's access policies do not grant the permission.
+    #[error(
+        "The user, group or application '{caller}' does not have keys {permission} permission on key vault '{vault}'. Ask an owner of the vault for an access policy that grants it."
+    )]
+    AccessDenied {
+        caller: String,
+        permission: &'static str,
+        vault: String,
+    },
+    #[error(
+        "A key with (name/id) {0} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command."
+    )]
+    KeyNotFound(String),
+    #[error("Deleted Key not found: {0}")]
+    DeletedKeyNotFound(String),
+    #[error(
+        "Key {0} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged."
+    )]
+    KeyDeletedButRecoverable(String),
+    #[error("Operation {0} is not allowed on a disabled key.")]
+    KeyDisabled(&'static str),
+    #[error("Operation {operation} is not allowed: {reason}")]
+    OperationNotAllowed { operation: &'static str, reason: String },
+    #[error(
+        "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed. Vault: {0}"
+    )]
+    KeyPurgeProtected(String),
+    /// A data-plane request that Key Vault answers with `BadParameter`.
+    #[error("{0}")]
+    BadParameter(String),
     /// A request that ARM answers with `BadRequest`: the message says what to change.
     #[error("{0}")]
     BadRequest(String),
@@ -33,6 +63,8 @@ pub enum VaultError {
     Store(StoreError),
     #[error("stored record '{0}' is corrupt")]
     Corrupt(String),
+    #[error("cryptography failed: {0}")]
+    Crypto(cmk_crypto::CryptoError),
 }
 
 impl From<StoreError> for VaultError {

@@ -4,18 +4,23 @@
 //! - [`model`]: vaults, access policies and permissions, as stored.
 //! - [`vaults`]: the vault resource of the management plane (create, update, soft delete, recover, purge,
 //!   access policies).
+//! - [`access`]: data-plane authorization by access policy; every key operation needs its proof.
+//! - [`keys`]: keys, versions and the cryptographic operations on them.
 //!
 //! Soft delete is always on and purge protection, once on, stays on: no operation, flag or clock shift
 //! removes a protected vault before its retention period ends.
 #![forbid(unsafe_code)]
 
+pub mod access;
 mod error;
+pub mod keys;
 pub mod model;
 pub mod vaults;
 
 use std::sync::Arc;
 
 use cmk_core::Clock;
+use cmk_crypto::RootKey;
 use cmk_directory::Directory;
 use cmk_store::Store;
 
@@ -26,11 +31,26 @@ pub use error::VaultError;
 pub struct Vaults {
     store: Arc<dyn Store>,
     directory: Directory,
+    root_key: Arc<RootKey>,
+    key_cache: keys::SharedKeyCache,
 }
 
 impl Vaults {
-    pub fn new(store: Arc<dyn Store>, directory: Directory) -> Self {
-        Self { store, directory }
+    pub fn new(store: Arc<dyn Store>, directory: Directory, root_key: Arc<RootKey>) -> Self {
+        Self {
+            store,
+            directory,
+            root_key,
+            key_cache: Default::default(),
+        }
+    }
+
+    fn root_key(&self) -> &RootKey {
+        &self.root_key
+    }
+
+    fn key_cache(&self) -> &keys::KeyCache {
+        &self.key_cache
     }
 
     fn store(&self) -> &dyn Store {

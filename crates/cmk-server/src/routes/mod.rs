@@ -1,8 +1,9 @@
 //! The route table of every plane, and the middleware all requests pass.
 
 mod admin;
-mod arm;
+pub(crate) mod arm;
 mod directory;
+mod keyvault;
 
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use tower::ServiceExt;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -18,17 +20,47 @@ use crate::error::ApiError;
 /// The whole application. The ARM path normalization has to run before routing, so the routed application
 /// sits behind an outer router whose middleware rewrites the URI first.
 pub(crate) fn app(state: AppState) -> Router {
-    let routed = Router::new()
+    let main = Router::new()
         .merge(directory::router())
         .merge(arm::router())
         .merge(admin::router(state.dev_clock.is_some()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(state.clone());
+    let vaults = keyvault::router().with_state(state.clone());
+    let dns_suffix = state.urls.dns_suffix.clone();
+    // Planes are told apart by host, as in Azure: `{vault}.vault.{suffix}` is a vault's data plane.
+    let dispatch = move |mut request: Request| {
+        let (main, vaults) = (main.clone(), vaults.clone());
+        let vault = request_host(&request).and_then(|host| keyvault::vault_of_host(&host, &dns_suffix));
+        async move {
+            let routed = match vault {
+                Some(name) => {
+                    request.extensions_mut().insert(keyvault::VaultHost(name));
+                    vaults.oneshot(request).await
+                }
+                None => main.oneshot(request).await,
+            };
+            match routed {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        }
+    };
     Router::new()
-        .fallback_service(routed)
+        .fallback(dispatch)
         .layer(middleware::map_request(arm::normalize_request_path))
         .layer(middleware::from_fn(log_requests))
+}
+
+/// The host a request is for: the `Host` header (HTTP/1.1) or the URI authority (HTTP/2).
+fn request_host(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| request.uri().authority().map(|a| a.to_string()))
 }
 
 async fn not_found(uri: Uri) -> ApiError {

@@ -16,13 +16,30 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
 }
 
+/// Resolves `localhost` and every `*.localhost` name to the test server, as libnss-myhostname would, so tests
+/// need nothing from the machine's resolver.
+struct LocalhostResolver(SocketAddr);
+
+impl reqwest::dns::Resolve for LocalhostResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let addr = self.0;
+        let local = name.as_str() == "localhost" || name.as_str().ends_with(".localhost");
+        Box::pin(async move {
+            if local {
+                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(addr));
+                Ok(addrs)
+            } else {
+                Err(format!("{} is not a local name", name.as_str()).into())
+            }
+        })
+    }
+}
+
 pub fn client_trusting(ca_file: &str, addr: SocketAddr) -> Client {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(ca_file).unwrap()).unwrap();
     Client::builder()
         .tls_certs_only([ca])
-        .resolve("localhost", addr)
-        .resolve("kv1.vault.localhost", addr)
-        .resolve("acct1.cognitiveservices.localhost", addr)
+        .dns_resolver(std::sync::Arc::new(LocalhostResolver(addr)))
         .build()
         .unwrap()
 }

@@ -1,0 +1,584 @@
+//! `/keys` and `/deletedkeys`: key lifecycle and the cryptographic operations, in Key Vault's wire shapes
+//! (epoch-second times, base64url without padding, `kid`s on the host the client called).
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use cmk_core::Timestamp;
+use cmk_crypto::encoding::{b64url_decode, b64url_encode};
+use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateComponents, RsaSignatureAlgorithm};
+use cmk_vault::keys::{
+    AttributeChanges, Deletion, KeyAttributes, KeyImport, KeyItem, KeyOperation, KeySpec, KeyType, KeyUpdate, KeyView,
+    Page,
+};
+use cmk_vault::model::KeyPermission;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::VaultCaller;
+use crate::AppState;
+use crate::body::JsonBody;
+use crate::error::ApiError;
+use crate::routes::arm::query_map;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/keys", get(list_keys))
+        .route("/keys/restore", post(not_yet))
+        .route(
+            "/keys/{name}",
+            axum::routing::put(import_key)
+                .delete(delete_key)
+                .get(get_latest)
+                .patch(update_latest),
+        )
+        .route("/keys/{name}/", get(get_latest).patch(update_latest))
+        .route("/keys/{name}/create", post(create_key))
+        .route("/keys/{name}/rotate", post(rotate_key))
+        .route("/keys/{name}/backup", post(not_yet))
+        .route("/keys/{name}/rotationpolicy", get(not_yet).put(not_yet))
+        .route("/keys/{name}/versions", get(list_versions))
+        .route("/keys/{name}/{version}", get(get_version).patch(update_version))
+        .route("/keys/{name}/{version}/{operation}", post(key_operation))
+        .route("/deletedkeys", get(list_deleted))
+        .route("/deletedkeys/{name}", get(get_deleted).delete(purge_deleted))
+        .route("/deletedkeys/{name}/recover", post(recover_deleted))
+}
+
+/// Operations of the Key Vault API that this server does not offer yet: an honest 501, not a guess.
+async fn not_yet(OriginalUri(uri): OriginalUri) -> ApiError {
+    ApiError::arm(
+        StatusCode::NOT_IMPLEMENTED,
+        "NotImplemented",
+        format!(
+            "The operation at '{}' is not available in this version of cmk.",
+            uri.path()
+        ),
+    )
+}
+
+// ---- wire shapes -------------------------------------------------------------------------------------------
+
+fn bad_parameter(message: impl Into<String>) -> ApiError {
+    ApiError::arm(StatusCode::BAD_REQUEST, "BadParameter", message)
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AttributesBody {
+    enabled: Option<bool>,
+    nbf: Option<i64>,
+    exp: Option<i64>,
+    exportable: Option<bool>,
+}
+
+impl AttributesBody {
+    fn changes(self) -> AttributeChanges {
+        AttributeChanges {
+            enabled: self.enabled,
+            not_before: self.nbf.map(|t| Some(Timestamp::from_unix_seconds(t))),
+            expires: self.exp.map(|t| Some(Timestamp::from_unix_seconds(t))),
+            exportable: self.exportable,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CreateBody {
+    kty: Option<String>,
+    key_size: Option<u32>,
+    public_exponent: Option<u64>,
+    key_ops: Option<Vec<String>>,
+    attributes: Option<AttributesBody>,
+    tags: Option<BTreeMap<String, String>>,
+    crv: Option<String>,
+    release_policy: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct JwkBody {
+    kty: Option<String>,
+    key_ops: Option<Vec<String>>,
+    n: Option<String>,
+    e: Option<String>,
+    d: Option<String>,
+    p: Option<String>,
+    q: Option<String>,
+    dp: Option<String>,
+    dq: Option<String>,
+    qi: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ImportBody {
+    #[serde(rename = "Hsm")]
+    hsm: Option<bool>,
+    key: JwkBody,
+    attributes: Option<AttributesBody>,
+    tags: Option<BTreeMap<String, String>>,
+    release_policy: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UpdateBody {
+    key_ops: Option<Vec<String>>,
+    attributes: Option<AttributesBody>,
+    tags: Option<BTreeMap<String, String>>,
+    release_policy: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+struct OperationBody {
+    alg: String,
+    value: String,
+    /// verify only: the digest (`value` is then the signature).
+    digest: Option<String>,
+    iv: Option<String>,
+    aad: Option<String>,
+    tag: Option<String>,
+}
+
+fn key_ops(given: Option<Vec<String>>) -> Result<Option<Vec<KeyOperation>>, ApiError> {
+    Ok(given
+        .map(|ops| {
+            ops.iter()
+                .map(|op| KeyOperation::parse(op))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?)
+}
+
+fn refuse_release_policy(policy: &Option<Value>) -> Result<(), ApiError> {
+    if policy.is_some() {
+        return Err(bad_parameter("Key release policies are not supported by this vault."));
+    }
+    Ok(())
+}
+
+fn decode(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
+    b64url_decode(text).map_err(|_| bad_parameter(format!("The field '{field}' is not valid base64url.")))
+}
+
+fn attributes_json(attributes: &KeyAttributes) -> Value {
+    let mut json = json!({
+        "enabled": attributes.enabled,
+        "created": attributes.created.unix_seconds(),
+        "updated": attributes.updated.unix_seconds(),
+        "recoveryLevel": attributes.recovery_level,
+        "recoverableDays": attributes.recoverable_days,
+        "exportable": attributes.exportable,
+    });
+    if let Some(nbf) = attributes.not_before {
+        json["nbf"] = json!(nbf.unix_seconds());
+    }
+    if let Some(exp) = attributes.expires {
+        json["exp"] = json!(exp.unix_seconds());
+    }
+    json
+}
+
+fn key_bundle(base: &str, view: &KeyView) -> Value {
+    json!({
+        "key": {
+            "kid": format!("{base}/keys/{}/{}", view.name, view.version),
+            "kty": view.kty.as_str(),
+            "key_ops": view.key_ops.iter().map(|op| op.as_str()).collect::<Vec<_>>(),
+            "n": b64url_encode(&view.n),
+            "e": b64url_encode(&view.e),
+        },
+        "attributes": attributes_json(&view.attributes),
+        "tags": view.tags,
+    })
+}
+
+fn add_deletion(mut json: Value, base: &str, name: &str, deletion: &Deletion) -> Value {
+    json["recoveryId"] = json!(format!("{base}/deletedkeys/{name}"));
+    json["deletedDate"] = json!(deletion.deleted_date.unix_seconds());
+    json["scheduledPurgeDate"] = json!(deletion.scheduled_purge_date.unix_seconds());
+    json
+}
+
+fn item_json(base: &str, item: &KeyItem, versioned: bool) -> Value {
+    let kid = if versioned {
+        format!("{base}/keys/{}/{}", item.name, item.version)
+    } else {
+        format!("{base}/keys/{}", item.name)
+    };
+    json!({ "kid": kid, "attributes": attributes_json(&item.attributes), "tags": item.tags })
+}
+
+/// `maxresults` (1 to 25, default 25) and `$skiptoken` of a list.
+fn paging(uri: &axum::http::Uri) -> Result<(usize, Option<String>), ApiError> {
+    let query = query_map(uri);
+    let limit = match query.get("maxresults") {
+        None => 25,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=25).contains(&n) => n,
+            _ => {
+                return Err(bad_parameter(format!(
+                    "maxresults must be a whole number from 1 to 25, got '{text}'."
+                )));
+            }
+        },
+    };
+    let start_after = match query.get("$skiptoken") {
+        None => None,
+        Some(token) => Some(
+            b64url_decode(token)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| bad_parameter("The $skiptoken is malformed."))?,
+        ),
+    };
+    Ok((limit, start_after))
+}
+
+fn list_json<T>(base: &str, uri: &axum::http::Uri, page: Page<T>, item: impl Fn(&T) -> Value) -> Value {
+    let next = page.next.map(|next| {
+        let mut query: Vec<(String, String)> = query_map(uri).into_iter().filter(|(k, _)| k != "$skiptoken").collect();
+        query.sort();
+        query.push(("$skiptoken".into(), b64url_encode(next)));
+        format!(
+            "{base}{}?{}",
+            uri.path(),
+            serde_urlencoded::to_string(&query).unwrap_or_default()
+        )
+    });
+    json!({ "value": page.items.iter().map(item).collect::<Vec<_>>(), "nextLink": next })
+}
+
+// ---- key lifecycle -----------------------------------------------------------------------------------------
+
+async fn create_key(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<CreateBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Create)?;
+    refuse_release_policy(&body.release_policy)?;
+    if body.crv.is_some() {
+        return Err(bad_parameter(
+            "Elliptic-curve keys are not supported by this vault: use kty RSA or RSA-HSM.",
+        ));
+    }
+    let kty = KeyType::parse(
+        body.kty
+            .as_deref()
+            .ok_or_else(|| bad_parameter("The field 'kty' is required."))?,
+    )?;
+    let spec = KeySpec {
+        kty,
+        key_size: body.key_size,
+        public_exponent: body.public_exponent,
+        key_ops: key_ops(body.key_ops)?,
+        attributes: body.attributes.unwrap_or_default().changes(),
+        tags: body.tags.unwrap_or_default(),
+    };
+    let view = state.vaults.create_key(&access, &name, spec).await?;
+    Ok(Json(key_bundle(&base, &view)))
+}
+
+async fn import_key(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<ImportBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Import)?;
+    refuse_release_policy(&body.release_policy)?;
+    let jwk = body.key;
+    let kty = jwk
+        .kty
+        .as_deref()
+        .ok_or_else(|| bad_parameter("The key's 'kty' is required."))?;
+    let hsm = KeyType::parse(kty)? == KeyType::RsaHsm || body.hsm.unwrap_or(false);
+    let part = |field: &str, value: Option<String>| -> Result<Vec<u8>, ApiError> {
+        decode(
+            field,
+            &value.ok_or_else(|| bad_parameter(format!("The key's '{field}' is required to import an RSA key.")))?,
+        )
+    };
+    let components = RsaPrivateComponents {
+        n: part("n", jwk.n)?,
+        e: part("e", jwk.e)?,
+        d: part("d", jwk.d)?,
+        p: part("p", jwk.p)?,
+        q: part("q", jwk.q)?,
+        dp: part("dp", jwk.dp)?,
+        dq: part("dq", jwk.dq)?,
+        qi: part("qi", jwk.qi)?,
+    };
+    let import = KeyImport {
+        components,
+        hsm,
+        key_ops: key_ops(jwk.key_ops)?,
+        attributes: body.attributes.unwrap_or_default().changes(),
+        tags: body.tags.unwrap_or_default(),
+    };
+    let view = state.vaults.import_key(&access, &name, import).await?;
+    Ok(Json(key_bundle(&base, &view)))
+}
+
+async fn rotate_key(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Rotate)?;
+    let view = state.vaults.rotate_key(&access, &name).await?;
+    Ok(Json(key_bundle(&base, &view)))
+}
+
+async fn get_key(
+    state: AppState,
+    caller: VaultCaller,
+    name: &str,
+    version: Option<&str>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Get)?;
+    let view = state.vaults.get_key(&access, name, version).await?;
+    Ok(Json(key_bundle(&base, &view)))
+}
+
+async fn get_latest(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    get_key(state, caller, &name, None).await
+}
+
+async fn get_version(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path((name, version)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    get_key(state, caller, &name, Some(&version)).await
+}
+
+async fn update_key(
+    state: AppState,
+    caller: VaultCaller,
+    name: &str,
+    version: Option<&str>,
+    body: UpdateBody,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Update)?;
+    refuse_release_policy(&body.release_policy)?;
+    let update = KeyUpdate {
+        key_ops: key_ops(body.key_ops)?,
+        attributes: body.attributes.unwrap_or_default().changes(),
+        tags: body.tags,
+    };
+    let view = state.vaults.update_key(&access, name, version, update).await?;
+    Ok(Json(key_bundle(&base, &view)))
+}
+
+async fn update_latest(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    update_key(state, caller, &name, None, body).await
+}
+
+async fn update_version(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path((name, version)): Path<(String, String)>,
+    JsonBody(body): JsonBody<UpdateBody>,
+) -> Result<Json<Value>, ApiError> {
+    update_key(state, caller, &name, Some(&version), body).await
+}
+
+async fn list_keys(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::List)?;
+    let (limit, start_after) = paging(&uri)?;
+    let page = state.vaults.list_keys(&access, start_after.as_deref(), limit).await?;
+    Ok(Json(list_json(&base, &uri, page, |item| item_json(&base, item, false))))
+}
+
+async fn list_versions(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::List)?;
+    let (limit, start_after) = paging(&uri)?;
+    let page = state
+        .vaults
+        .list_key_versions(&access, &name, start_after.as_deref(), limit)
+        .await?;
+    Ok(Json(list_json(&base, &uri, page, |item| item_json(&base, item, true))))
+}
+
+async fn delete_key(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Delete)?;
+    let (view, deletion) = state.vaults.delete_key(&access, &name).await?;
+    Ok(Json(add_deletion(
+        key_bundle(&base, &view),
+        &base,
+        &view.name,
+        &deletion,
+    )))
+}
+
+async fn get_deleted(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Get)?;
+    let (view, deletion) = state.vaults.get_deleted_key(&access, &name).await?;
+    Ok(Json(add_deletion(
+        key_bundle(&base, &view),
+        &base,
+        &view.name,
+        &deletion,
+    )))
+}
+
+async fn list_deleted(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::List)?;
+    let (limit, start_after) = paging(&uri)?;
+    let page = state
+        .vaults
+        .list_deleted_keys(&access, start_after.as_deref(), limit)
+        .await?;
+    Ok(Json(list_json(&base, &uri, page, |(item, deletion)| {
+        add_deletion(item_json(&base, item, false), &base, &item.name, deletion)
+    })))
+}
+
+async fn recover_deleted(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Recover)?;
+    let view = state.vaults.recover_deleted_key(&access, &name).await?;
+    Ok(Json(key_bundle(&base, &view)))
+}
+
+/// 204 on success: the SDK accepts nothing else.
+async fn purge_deleted(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let (access, _) = caller.authorize(&state, KeyPermission::Purge)?;
+    state.vaults.purge_deleted_key(&access, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- cryptographic operations ------------------------------------------------------------------------------
+
+async fn key_operation(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path((name, version, operation)): Path<(String, String, String)>,
+    JsonBody(body): JsonBody<OperationBody>,
+) -> Result<Response, ApiError> {
+    let operation = match operation.as_str() {
+        "wrapkey" | "wrapKey" => KeyOperation::WrapKey,
+        "unwrapkey" | "unwrapKey" => KeyOperation::UnwrapKey,
+        "encrypt" => KeyOperation::Encrypt,
+        "decrypt" => KeyOperation::Decrypt,
+        "sign" => KeyOperation::Sign,
+        "verify" => KeyOperation::Verify,
+        "release" | "attestation" => {
+            return Err(not_yet(OriginalUri(
+                format!("/keys/{name}/{version}/{operation}")
+                    .parse()
+                    .unwrap_or_default(),
+            ))
+            .await);
+        }
+        _ => return Err(bad_parameter(format!("'{operation}' is not a key operation."))),
+    };
+    let permission = match operation {
+        KeyOperation::WrapKey => KeyPermission::WrapKey,
+        KeyOperation::UnwrapKey => KeyPermission::UnwrapKey,
+        KeyOperation::Encrypt => KeyPermission::Encrypt,
+        KeyOperation::Decrypt => KeyPermission::Decrypt,
+        KeyOperation::Sign => KeyPermission::Sign,
+        _ => KeyPermission::Verify,
+    };
+    let (access, base) = caller.authorize(&state, permission)?;
+    if body.iv.is_some() || body.aad.is_some() || body.tag.is_some() {
+        return Err(bad_parameter(
+            "'iv', 'aad' and 'tag' apply to AES keys only; this vault holds RSA keys.",
+        ));
+    }
+    let version = Some(version.as_str()).filter(|v| !v.is_empty());
+    let value = decode("value", &body.value)?;
+    let kid = |used: &str| format!("{base}/keys/{name}/{used}");
+    let answer = match operation {
+        KeyOperation::WrapKey | KeyOperation::Encrypt | KeyOperation::UnwrapKey | KeyOperation::Decrypt => {
+            let algorithm = RsaEncryptionAlgorithm::from_jwa(&body.alg).ok_or_else(|| {
+                bad_parameter(format!(
+                    "The algorithm '{}' is not supported; use RSA-OAEP, RSA-OAEP-256 or RSA1_5.",
+                    body.alg
+                ))
+            })?;
+            if matches!(operation, KeyOperation::WrapKey | KeyOperation::Encrypt) {
+                let (used, out) = state
+                    .vaults
+                    .encrypt(&access, &name, version, operation, algorithm, &value)
+                    .await?;
+                json!({ "kid": kid(&used), "value": b64url_encode(out) })
+            } else {
+                let (used, out) = state
+                    .vaults
+                    .decrypt(&access, &name, version, operation, algorithm, &value)
+                    .await?;
+                json!({ "kid": kid(&used), "value": b64url_encode(out.expose()) })
+            }
+        }
+        KeyOperation::Sign | KeyOperation::Verify => {
+            let algorithm = RsaSignatureAlgorithm::from_jwa(&body.alg).ok_or_else(|| {
+                bad_parameter(format!(
+                    "The algorithm '{}' is not supported; use RS256/384/512 or PS256/384/512.",
+                    body.alg
+                ))
+            })?;
+            if operation == KeyOperation::Sign {
+                let (used, signature) = state.vaults.sign(&access, &name, version, algorithm, &value).await?;
+                json!({ "kid": kid(&used), "value": b64url_encode(signature) })
+            } else {
+                let digest = decode(
+                    "digest",
+                    body.digest
+                        .as_deref()
+                        .ok_or_else(|| bad_parameter("The field 'digest' is required."))?,
+                )?;
+                let (_, valid) = state
+                    .vaults
+                    .verify(&access, &name, version, algorithm, &digest, &value)
+                    .await?;
+                json!({ "value": valid })
+            }
+        }
+        KeyOperation::Import | KeyOperation::Export => return Err(bad_parameter("Not a cryptographic operation.")),
+    };
+    Ok(Json(answer).into_response())
+}

@@ -1,0 +1,193 @@
+//! The Key Vault data plane, served at `https://{vault}.vault.{suffix}`: one vault per host, as the SDKs need
+//! (they parse key ids as `/{collection}/{name}[/{version}]`).
+//!
+//! Every request first meets [`VaultCaller`]: without a valid token it is answered 401 with the challenge the
+//! SDKs expect (the vault's tenant and the vault resource), before the body is read. Authorization by access
+//! policy follows in each handler, through [`cmk_vault::Vaults::authorize`].
+
+mod keys;
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use cmk_directory::tokens::TenantRule;
+use cmk_directory::{Plane, TokenError, VerifiedToken};
+use cmk_vault::access::VaultAccess;
+use cmk_vault::model::{KeyPermission, Vault};
+
+use crate::AppState;
+use crate::auth::{Bearer, bearer};
+use crate::error::ApiError;
+use crate::routes::arm::query_map;
+
+/// The vault a request's host names, put there by the host dispatch.
+#[derive(Debug, Clone)]
+pub(crate) struct VaultHost(pub String);
+
+pub(crate) fn router() -> Router<AppState> {
+    keys::router()
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn(require_api_version))
+}
+
+/// The vault named by `host` (`kv1.vault.localhost:8443` → `kv1`), if it is a vault host of this deployment.
+pub(crate) fn vault_of_host(host: &str, dns_suffix: &str) -> Option<String> {
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let host = host.to_ascii_lowercase();
+    let name = host.strip_suffix(&format!(".vault.{dns_suffix}"))?;
+    (!name.is_empty() && !name.contains('.')).then(|| name.to_owned())
+}
+
+/// `scheme://host[:port]` as the client called it: key ids must name the host the client used.
+pub(crate) fn base_url(headers: &HeaderMap, parts_uri: &axum::http::Uri) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| parts_uri.authority().map(|a| a.to_string()))
+        .unwrap_or_default();
+    format!("https://{host}")
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::arm(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("No operation matches the path '{}'.", request.uri().path()),
+    )
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::arm(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "MethodNotAllowed",
+        format!(
+            "The method '{}' is not allowed on '{}'.",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+async fn require_api_version(request: Request, next: Next) -> Response {
+    if query_map(request.uri())
+        .get("api-version")
+        .is_none_or(|v| v.trim().is_empty())
+    {
+        return ApiError::arm(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "The api-version query parameter is required (for example ?api-version=7.6).",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// An authenticated caller of one vault: a valid token for the vault audience from the vault's tenant.
+pub(crate) struct VaultCaller {
+    pub vault: Vault,
+    pub token: VerifiedToken,
+    /// `https://{host}` as the client called it.
+    pub base: String,
+}
+
+impl VaultCaller {
+    /// Checks the access policies for `permission`.
+    pub fn authorize(self, state: &AppState, permission: KeyPermission) -> Result<(VaultAccess, String), ApiError> {
+        let access = state.vaults.authorize(self.vault, &self.token, permission)?;
+        Ok((access, self.base))
+    }
+}
+
+fn unauthorized(state: &AppState, vault: &Vault, message: String) -> ApiError {
+    let challenge = format!(
+        "Bearer authorization=\"{}/{}\", resource=\"{}\"",
+        state.urls.authority(),
+        vault.tenant_id,
+        state.urls.vault_resource()
+    );
+    ApiError::arm(StatusCode::UNAUTHORIZED, "Unauthorized", message).with_www_authenticate(challenge)
+}
+
+fn token_message(error: &TokenError) -> String {
+    match error {
+        TokenError::WrongAudience { audience, expected } => {
+            format!("AKV10022: Invalid audience. Expected {expected}, found: {audience}.")
+        }
+        TokenError::WrongTenant { token_tenant, required } => {
+            format!(
+                "AKV10032: Invalid issuer. The token is from tenant {token_tenant}; this vault accepts tenant {required}."
+            )
+        }
+        other => format!("AKV10000: The token is invalid: {other}."),
+    }
+}
+
+impl FromRequestParts<AppState> for VaultCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(VaultHost(name)) = parts.extensions.get::<VaultHost>().cloned() else {
+            return Err(ApiError::arm(
+                StatusCode::NOT_FOUND,
+                "VaultNotFound",
+                "This host names no vault.",
+            ));
+        };
+        let vault = state.vaults.data_plane_vault(&name).await.map_err(|_| {
+            ApiError::arm(
+                StatusCode::NOT_FOUND,
+                "VaultNotFound",
+                format!("No vault named '{name}' exists in this deployment."),
+            )
+        })?;
+        let token = match bearer(parts) {
+            Bearer::Token(token) => token,
+            Bearer::Missing | Bearer::Invalid => {
+                return Err(unauthorized(
+                    state,
+                    &vault,
+                    "AKV10000: Request is missing a Bearer or PoP token.".into(),
+                ));
+            }
+        };
+        let token = state
+            .directory
+            .validate_token(token, Plane::Vault, TenantRule::Exactly(vault.tenant_id))
+            .map_err(|e| unauthorized(state, &vault, token_message(&e)))?;
+        let base = base_url(&parts.headers, &parts.uri);
+        Ok(VaultCaller { vault, token, base })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vault_of_host;
+
+    #[test]
+    fn vault_names_come_from_the_host() {
+        assert_eq!(
+            vault_of_host("kv1.vault.localhost:8443", "localhost").as_deref(),
+            Some("kv1")
+        );
+        assert_eq!(
+            vault_of_host("KV1.Vault.LocalHost", "localhost").as_deref(),
+            Some("kv1")
+        );
+        assert_eq!(vault_of_host("localhost:8443", "localhost"), None);
+        assert_eq!(vault_of_host("vault.localhost", "localhost"), None);
+        assert_eq!(vault_of_host("a.b.vault.localhost", "localhost"), None);
+        assert_eq!(vault_of_host("kv1.vault.other.test", "localhost"), None);
+    }
+}

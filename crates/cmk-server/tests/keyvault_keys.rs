@@ -1,0 +1,556 @@
+//! The Key Vault keys data plane over HTTPS at `https://{vault}.vault.localhost:{port}`: the challenge,
+//! access policies, the key lifecycle with soft delete and purge protection (S12), and the cryptographic
+//! operations.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use cmk_crypto::encoding::{b64url_decode, b64url_encode};
+use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPublicKey, RsaSignatureAlgorithm};
+use common::{TestServer, arm_code, claims};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const API: &str = "api-version=7.6";
+
+struct Vault<'a> {
+    server: &'a TestServer,
+    base: String,
+    token: String,
+}
+
+async fn vault<'a>(server: &'a TestServer, name: &str, purge_protection: bool) -> Vault<'a> {
+    let oid = claims(&server.operator_token().await)["oid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tenant = &server.creds.tenant_id;
+    let mut properties = json!({
+        "tenantId": tenant, "sku": {"family": "A", "name": "standard"}, "softDeleteRetentionInDays": 7,
+        "accessPolicies": [{"tenantId": tenant, "objectId": oid, "permissions": {"keys": ["all"]}}]
+    });
+    if purge_protection {
+        properties["enablePurgeProtection"] = json!(true);
+    }
+    let path = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{name}?api-version=2026-05-15",
+        server.creds.subscription_id, server.creds.resource_group
+    );
+    let (status, body) = server
+        .arm(
+            Method::PUT,
+            &path,
+            Some(&json!({"location": "westus2", "properties": properties}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let scope = format!("https://vault.localhost:{}/.default", server.addr.port());
+    let c = &server.creds;
+    let token = server
+        .token_for(&c.tenant_id, &c.client_id, &c.client_secret, &scope)
+        .await;
+    Vault {
+        server,
+        base: body["properties"]["vaultUri"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned(),
+        token,
+    }
+}
+
+impl Vault<'_> {
+    async fn call_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut request = self
+            .server
+            .client
+            .request(method, format!("{}{path}{separator}{API}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(Some(&self.token), method, path, body).await
+    }
+
+    async fn create(&self, name: &str) -> Value {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                &format!("/keys/{name}/create"),
+                Some(json!({"kty": "RSA", "key_size": 2048})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+fn public_key(bundle: &Value) -> RsaPublicKey {
+    RsaPublicKey::from_components(
+        b64url_decode(bundle["key"]["n"].as_str().unwrap()).unwrap(),
+        b64url_decode(bundle["key"]["e"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn version_of(bundle: &Value) -> String {
+    bundle["key"]["kid"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn the_first_request_gets_the_challenge_the_sdks_expect() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-challenge", true).await;
+    let response = server
+        .client
+        .post(format!("{}/keys/k1/create?{API}", kv.base))
+        .header("content-type", "application/json")
+        .body("{ this body is never read")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert_eq!(
+        challenge,
+        format!(
+            "Bearer authorization=\"{}/{}\", resource=\"https://vault.localhost:{}\"",
+            server.creds.authority,
+            server.creds.tenant_id,
+            server.addr.port()
+        )
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(arm_code(&body), "Unauthorized");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("AKV10000"));
+
+    // A management token is for another audience.
+    let management = server.operator_token().await;
+    let (status, body) = kv.call_as(Some(&management), Method::GET, "/keys", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("AKV10022"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn keys_are_created_read_listed_updated_and_versioned() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-life", true).await;
+    let first = kv.create("orders").await;
+    let kid = first["key"]["kid"].as_str().unwrap();
+    assert!(kid.starts_with(&format!("{}/keys/orders/", kv.base)), "{kid}");
+    assert_eq!(version_of(&first).len(), 32);
+    assert_eq!(first["key"]["kty"], "RSA");
+    assert_eq!(
+        first["key"]["key_ops"],
+        json!(["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"])
+    );
+    assert_eq!(first["attributes"]["recoveryLevel"], "CustomizedRecoverable");
+    assert_eq!(first["attributes"]["recoverableDays"], 7);
+    assert_eq!(public_key(&first).bits(), 2048);
+    assert!(first["key"].get("d").is_none(), "private parts never leave the vault");
+
+    let second = kv.create("orders").await;
+    let (status, latest) = kv.call(Method::GET, "/keys/orders/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(latest["key"]["kid"], second["key"]["kid"]);
+    let (_, old) = kv
+        .call(Method::GET, &format!("/keys/orders/{}", version_of(&first)), None)
+        .await;
+    assert_eq!(old["key"]["kid"], first["key"]["kid"]);
+
+    let (_, versions) = kv.call(Method::GET, "/keys/orders/versions?maxresults=1", None).await;
+    assert_eq!(versions["value"].as_array().unwrap().len(), 1);
+    let next: String = versions["nextLink"].as_str().unwrap().to_owned();
+    let rest: Value = server
+        .client
+        .get(&next)
+        .bearer_auth(&kv.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["value"][0]["kid"], second["key"]["kid"]);
+    assert!(rest["nextLink"].is_null());
+
+    kv.create("payments").await;
+    let (_, keys) = kv.call(Method::GET, "/keys", None).await;
+    let kids: Vec<&str> = keys["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kids,
+        vec![format!("{}/keys/orders", kv.base), format!("{}/keys/payments", kv.base)]
+    );
+
+    let (status, updated) = kv
+        .call(
+            Method::PATCH,
+            &format!("/keys/orders/{}", version_of(&first)),
+            Some(json!({"attributes": {"enabled": false}, "tags": {"team": "a"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(updated["attributes"]["enabled"], false);
+    assert_eq!(updated["tags"], json!({"team": "a"}));
+
+    let (status, hsm) = kv
+        .call(
+            Method::POST,
+            "/keys/hsm/create",
+            Some(json!({"kty": "RSA-HSM", "key_size": 3072})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(hsm["key"]["kty"], "RSA-HSM");
+    assert_eq!(public_key(&hsm).bits(), 3072);
+}
+
+#[tokio::test]
+async fn wrap_locally_unwrap_remotely_across_rotation() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-crypto", true).await;
+    let first = kv.create("cmk").await;
+    let data_key = [42u8; 32];
+    let mut wrapped = Vec::new();
+    for alg in ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"] {
+        let ciphertext = public_key(&first)
+            .encrypt(RsaEncryptionAlgorithm::from_jwa(alg).unwrap(), &data_key)
+            .unwrap();
+        wrapped.push((alg, ciphertext));
+    }
+    let (status, rotated) = kv.call(Method::POST, "/keys/cmk/rotate", None).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_ne!(version_of(&rotated), version_of(&first));
+    for (alg, ciphertext) in &wrapped {
+        let (status, body) = kv
+            .call(
+                Method::POST,
+                &format!("/keys/cmk/{}/unwrapkey", version_of(&first)),
+                Some(json!({"alg": alg, "value": b64url_encode(ciphertext)})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{alg}: {body}");
+        assert_eq!(
+            b64url_decode(body["value"].as_str().unwrap()).unwrap(),
+            data_key,
+            "{alg}"
+        );
+        assert_eq!(body["kid"], first["key"]["kid"]);
+    }
+    // Remote wrap uses the latest version when none is named.
+    let (status, body) = kv
+        .call(
+            Method::POST,
+            "/keys/cmk//wrapkey",
+            Some(json!({"alg": "RSA-OAEP-256", "value": b64url_encode(data_key)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["kid"], rotated["key"]["kid"]);
+
+    let digest = [7u8; 32];
+    let (status, signed) = kv
+        .call(
+            Method::POST,
+            &format!("/keys/cmk/{}/sign", version_of(&rotated)),
+            Some(json!({"alg": "PS256", "value": b64url_encode(digest)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let signature = b64url_decode(signed["value"].as_str().unwrap()).unwrap();
+    assert!(public_key(&rotated).verify_digest(RsaSignatureAlgorithm::Ps256, &digest, &signature));
+    let (_, verified) = kv
+        .call(
+            Method::POST,
+            &format!("/keys/cmk/{}/verify", version_of(&rotated)),
+            Some(json!({"alg": "PS256", "digest": b64url_encode(digest), "value": b64url_encode(&signature)})),
+        )
+        .await;
+    assert_eq!(verified["value"], true);
+    let (_, refused) = kv
+        .call(
+            Method::POST,
+            &format!("/keys/cmk/{}/verify", version_of(&rotated)),
+            Some(json!({"alg": "PS256", "digest": b64url_encode([8u8; 32]), "value": b64url_encode(&signature)})),
+        )
+        .await;
+    assert_eq!(refused["value"], false);
+}
+
+#[tokio::test]
+async fn a_disabled_key_cannot_unwrap_until_it_is_enabled_again() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-disabled", true).await;
+    let key = kv.create("cmk").await;
+    let wrapped = public_key(&key)
+        .encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[1u8; 32])
+        .unwrap();
+    let unwrap = format!("/keys/cmk/{}/unwrapkey", version_of(&key));
+    let body = json!({"alg": "RSA-OAEP-256", "value": b64url_encode(&wrapped)});
+    kv.call(
+        Method::PATCH,
+        "/keys/cmk/",
+        Some(json!({"attributes": {"enabled": false}})),
+    )
+    .await;
+    let (status, refused) = kv.call(Method::POST, &unwrap, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert_eq!(refused["error"]["innererror"]["code"], "KeyDisabled");
+    assert!(refused["error"]["message"].as_str().unwrap().contains("disabled"));
+    kv.call(
+        Method::PATCH,
+        "/keys/cmk/",
+        Some(json!({"attributes": {"enabled": true}})),
+    )
+    .await;
+    let (status, _) = kv.call(Method::POST, &unwrap, Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn s12_deleted_keys_keep_their_name_recover_and_resist_purge_under_protection() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-delete", true).await;
+    let created = kv.create("cmk").await;
+    let (status, deleted) = kv.call(Method::DELETE, "/keys/cmk", None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    assert_eq!(deleted["recoveryId"], format!("{}/deletedkeys/cmk", kv.base));
+    let (deleted_at, purge_at) = (
+        deleted["deletedDate"].as_i64().unwrap(),
+        deleted["scheduledPurgeDate"].as_i64().unwrap(),
+    );
+    assert_eq!(purge_at - deleted_at, 7 * 86_400);
+
+    let (status, body) = kv.call(Method::GET, "/keys/cmk/", None).await;
+    assert_eq!((status, arm_code(&body)), (StatusCode::NOT_FOUND, "KeyNotFound"));
+    let (status, body) = kv
+        .call(Method::POST, "/keys/cmk/create", Some(json!({"kty": "RSA"})))
+        .await;
+    assert_eq!((status, arm_code(&body)), (StatusCode::CONFLICT, "Conflict"), "{body}");
+    assert_eq!(body["error"]["innererror"]["code"], "ObjectIsDeletedButRecoverable");
+    let (_, listed) = kv.call(Method::GET, "/deletedkeys", None).await;
+    assert_eq!(listed["value"][0]["recoveryId"], format!("{}/deletedkeys/cmk", kv.base));
+
+    let (status, body) = kv.call(Method::DELETE, "/deletedkeys/cmk", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("purge protection"));
+    // Not even six days later.
+    server
+        .arm(Method::POST, "/cmk/admin/clock/advance", Some(r#"{"seconds": 518400}"#))
+        .await;
+    let c = &server.creds;
+    let scope = format!("https://vault.localhost:{}/.default", server.addr.port());
+    let fresh = server
+        .token_for(&c.tenant_id, &c.client_id, &c.client_secret, &scope)
+        .await;
+    let (status, _) = kv.call_as(Some(&fresh), Method::DELETE, "/deletedkeys/cmk", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, recovered) = kv
+        .call_as(Some(&fresh), Method::POST, "/deletedkeys/cmk/recover", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{recovered}");
+    assert_eq!(recovered["key"]["kid"], created["key"]["kid"]);
+    let (status, _) = kv.call_as(Some(&fresh), Method::GET, "/keys/cmk/", None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_purge_protection_a_deleted_key_is_purged_with_204() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-purge", false).await;
+    kv.create("tmp").await;
+    kv.call(Method::DELETE, "/keys/tmp", None).await;
+    let (status, body) = kv.call(Method::DELETE, "/deletedkeys/tmp", None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let (status, body) = kv.call(Method::GET, "/deletedkeys/tmp", None).await;
+    assert_eq!((status, arm_code(&body)), (StatusCode::NOT_FOUND, "KeyNotFound"));
+    kv.create("tmp").await;
+}
+
+#[tokio::test]
+async fn a_principal_without_an_access_policy_is_refused_everything() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-policy", true).await;
+    let key = kv.create("cmk").await;
+    let (status, principal) = server
+        .arm(
+            Method::POST,
+            &format!("/cmk/admin/tenants/{}/servicePrincipals", server.creds.tenant_id),
+            Some(r#"{"displayName":"no access"}"#),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let scope = format!("https://vault.localhost:{}/.default", server.addr.port());
+    let token = server
+        .token_for(
+            &server.creds.tenant_id,
+            principal["clientId"].as_str().unwrap(),
+            principal["clientSecret"].as_str().unwrap(),
+            &scope,
+        )
+        .await;
+    let wrapped = public_key(&key)
+        .encrypt(RsaEncryptionAlgorithm::RsaOaep, &[0u8; 32])
+        .unwrap();
+    let cases = [
+        (Method::GET, "/keys/cmk/".to_owned(), None, "get"),
+        (Method::GET, "/keys".to_owned(), None, "list"),
+        (
+            Method::POST,
+            "/keys/other/create".to_owned(),
+            Some(json!({"kty": "RSA"})),
+            "create",
+        ),
+        (
+            Method::POST,
+            format!("/keys/cmk/{}/unwrapkey", version_of(&key)),
+            Some(json!({"alg": "RSA-OAEP", "value": b64url_encode(&wrapped)})),
+            "unwrapKey",
+        ),
+        (Method::DELETE, "/keys/cmk".to_owned(), None, "delete"),
+    ];
+    for (method, path, body, permission) in cases {
+        let (status, response) = kv.call_as(Some(&token), method, &path, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {response}");
+        assert_eq!(arm_code(&response), "Forbidden");
+        assert_eq!(response["error"]["innererror"]["code"], "AccessDenied");
+        let message = response["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("does not have keys {permission} permission")),
+            "{message}"
+        );
+        assert!(message.contains(principal["objectId"].as_str().unwrap()), "{message}");
+    }
+    let (status, _) = kv.call(Method::GET, "/keys/cmk/", None).await;
+    assert_eq!(status, StatusCode::OK, "nothing was deleted");
+}
+
+#[tokio::test]
+async fn a_token_from_another_tenant_is_refused_by_the_vault() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-tenant", true).await;
+    let (tenant_b, _, client_b, secret_b) = server.second_customer().await;
+    let scope = format!("https://vault.localhost:{}/.default", server.addr.port());
+    let token = server.token_for(&tenant_b, &client_b, &secret_b, &scope).await;
+    let (status, body) = kv.call_as(Some(&token), Method::GET, "/keys", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("AKV10032"));
+}
+
+#[tokio::test]
+async fn bad_requests_are_400_with_precise_messages() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-input", true).await;
+    let key = kv.create("cmk").await;
+    let version = version_of(&key);
+    let cases = [
+        (
+            "/keys/cmk/create".to_owned(),
+            json!({"kty": "RSA", "key_size": 1024}),
+            "key size",
+        ),
+        ("/keys/cmk/create".to_owned(), json!({"kty": "EC"}), "not supported"),
+        (
+            "/keys/cmk/create".to_owned(),
+            json!({"kty": "RSA", "key_ops": ["fly"]}),
+            "not a key operation",
+        ),
+        (
+            "/keys/cmk/create".to_owned(),
+            json!({"kty": "RSA", "public_exponent": 3}),
+            "exponent",
+        ),
+        ("/keys/bad_name/create".to_owned(), json!({"kty": "RSA"}), "invalid"),
+        (
+            format!("/keys/cmk/{version}/unwrapkey"),
+            json!({"alg": "RSA-OAEP", "value": "!!!"}),
+            "base64url",
+        ),
+        (
+            format!("/keys/cmk/{version}/unwrapkey"),
+            json!({"alg": "A256GCM", "value": "AAAA"}),
+            "algorithm",
+        ),
+        (
+            format!("/keys/cmk/{version}/unwrapkey"),
+            json!({"alg": "RSA-OAEP", "value": "AAAA"}),
+            "decrypted",
+        ),
+        (
+            format!("/keys/cmk/{version}/wrapkey"),
+            json!({"alg": "RSA-OAEP", "value": b64url_encode([0u8; 300])}),
+            "at most",
+        ),
+        (
+            format!("/keys/cmk/{version}/sign"),
+            json!({"alg": "RS256", "value": b64url_encode([0u8; 20])}),
+            "digest",
+        ),
+        (
+            format!("/keys/cmk/{version}/teleport"),
+            json!({"alg": "RS256", "value": "AAAA"}),
+            "not a key operation",
+        ),
+    ];
+    for (path, body, fragment) in cases {
+        let (status, response) = kv.call(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body}: {response}");
+        assert_eq!(arm_code(&response), "BadParameter", "{path} {body}: {response}");
+        let message = response["error"]["message"].as_str().unwrap();
+        assert!(message.to_lowercase().contains(fragment), "{path}: {message}");
+    }
+    let (status, response) = kv.call(Method::POST, "/keys/cmk/create", None).await;
+    assert_eq!(
+        (status, arm_code(&response)),
+        (StatusCode::BAD_REQUEST, "InvalidRequestContent")
+    );
+    let (status, response) = kv.call(Method::GET, "/keys?maxresults=26", None).await;
+    assert_eq!((status, arm_code(&response)), (StatusCode::BAD_REQUEST, "BadParameter"));
+    let missing_version = server
+        .client
+        .get(format!("{}/keys", kv.base))
+        .bearer_auth(&kv.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing_version.status(), StatusCode::BAD_REQUEST);
+}
