@@ -554,3 +554,31 @@ async fn bad_requests_are_400_with_precise_messages() {
         .unwrap();
     assert_eq!(missing_version.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn a_purged_vault_takes_its_keys_with_it() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-reborn", false).await;
+    kv.create("old-key").await;
+    let vault_path = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/kv-reborn?api-version=1",
+        server.creds.subscription_id, server.creds.resource_group
+    );
+    server.arm(Method::DELETE, &vault_path, None).await;
+    let (status, _) = server
+        .arm(
+            Method::POST,
+            &format!(
+                "/subscriptions/{}/providers/Microsoft.KeyVault/locations/westus2/deletedVaults/kv-reborn/purge?api-version=1",
+                server.creds.subscription_id
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let reborn = vault(&server, "kv-reborn", false).await;
+    let (status, body) = reborn.call(Method::GET, "/keys/old-key/", None).await;
+    assert_eq!((status, arm_code(&body)), (StatusCode::NOT_FOUND, "KeyNotFound"));
+    let (_, keys) = reborn.call(Method::GET, "/keys", None).await;
+    assert_eq!(keys["value"], json!([]));
+}

@@ -276,6 +276,10 @@ impl KeyCache {
 }
 
 mod store_keys {
+    pub fn material_prefix(vault: &str) -> String {
+        format!("vault/key-material/{}/", vault.to_ascii_lowercase())
+    }
+
     pub fn keys(vault: &str) -> String {
         format!("vault/keys/{}/", vault.to_ascii_lowercase())
     }
@@ -397,6 +401,29 @@ fn apply_attributes(meta: &mut VersionMeta, changes: &AttributeChanges) -> Resul
 }
 
 impl Vaults {
+    /// Deletes of every key and all key material of the vault `name`, for the commit that purges the vault:
+    /// a vault purged (or past its purge date) takes its keys with it, so a new vault of the same name starts
+    /// empty.
+    pub(crate) async fn vault_content_deletes(&self, name: &str) -> Result<Vec<Write>, VaultError> {
+        let mut writes = Vec::new();
+        for prefix in [store_keys::keys(name), store_keys::material_prefix(name)] {
+            let mut cursor: Option<String> = None;
+            loop {
+                let entries = self.store().list(&prefix, cursor.as_deref(), 500).await?;
+                let done = entries.len() < 500;
+                cursor = entries.last().map(|e| e.key.clone());
+                writes.extend(entries.into_iter().map(|e| Write::Delete {
+                    key: e.key,
+                    expect: Expect::Any,
+                }));
+                if done {
+                    break;
+                }
+            }
+        }
+        Ok(writes)
+    }
+
     async fn load_key(&self, vault: &Vault, name: &str) -> Result<Option<Versioned<KeyRecord>>, VaultError> {
         Ok(records::get::<KeyRecord>(self.store(), &store_keys::key(&vault.name, name)).await?)
     }

@@ -346,12 +346,17 @@ impl Vaults {
                     vault: vault.clone(),
                     state: VaultState::Active,
                 };
-                // A vault past its purge date still occupies the key: replace it in the same step that purges it.
-                let write = match &raw {
-                    Some(expired) => records::replace(keys::vault(name), &record, expired.revision)?,
-                    None => records::create(keys::vault(name), &record)?,
+                // A vault past its purge date still occupies the key: replace it in the same step that purges it
+                // and its keys.
+                let writes = match &raw {
+                    Some(expired) => {
+                        let mut writes = self.vault_content_deletes(name).await?;
+                        writes.push(records::replace(keys::vault(name), &record, expired.revision)?);
+                        writes
+                    }
+                    None => vec![records::create(keys::vault(name), &record)?],
                 };
-                self.store().commit(vec![write]).await?;
+                self.store().commit(writes).await?;
                 tracing::info!(vault = %vault.name, "created vault");
                 Ok((vault, true))
             }
@@ -556,12 +561,12 @@ impl Vaults {
             .load_raw(name)
             .await?
             .ok_or_else(|| VaultError::Conflict(keys::vault(name)))?;
-        self.store()
-            .commit(vec![Write::Delete {
-                key: keys::vault(name),
-                expect: cmk_store::Expect::Revision(current.revision),
-            }])
-            .await?;
+        let mut writes = self.vault_content_deletes(name).await?;
+        writes.push(Write::Delete {
+            key: keys::vault(name),
+            expect: cmk_store::Expect::Revision(current.revision),
+        });
+        self.store().commit(writes).await?;
         tracing::info!(vault = %deleted.vault.name, "purged vault");
         Ok(())
     }
