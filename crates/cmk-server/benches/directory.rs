@@ -10,58 +10,11 @@
 //! Client and server share the machine's cores, as a load generator on the same host does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::{Duration, Instant};
+mod common;
 
 use cmk_crypto::rsa::RsaPrivateKey;
 use cmk_server::Settings;
-
-const MEASURE: Duration = Duration::from_secs(4);
-const CONCURRENCY: usize = 4;
-
-/// Operations per second of `op`, run for `MEASURE` on the calling thread.
-fn raw_rate(mut op: impl FnMut()) -> f64 {
-    for _ in 0..50 {
-        op();
-    }
-    let started = Instant::now();
-    let mut count = 0u64;
-    while started.elapsed() < MEASURE {
-        for _ in 0..50 {
-            op();
-        }
-        count += 50;
-    }
-    count as f64 / started.elapsed().as_secs_f64()
-}
-
-/// Requests per second of `make`, with `CONCURRENCY` requests in flight, after a warm-up.
-async fn http_rate<F, Fut>(make: F) -> f64
-where
-    F: Fn() -> Fut + Clone + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    for _ in 0..20 {
-        make().await;
-    }
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..CONCURRENCY {
-        let make = make.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut count = 0u64;
-            while started.elapsed() < MEASURE {
-                make().await;
-                count += 1;
-            }
-            count
-        }));
-    }
-    let mut total = 0;
-    for task in tasks {
-        total += task.await.unwrap();
-    }
-    total as f64 / started.elapsed().as_secs_f64()
-}
+use common::{CONCURRENCY, http_rate, raw_rate};
 
 fn main() {
     let key = RsaPrivateKey::generate(2048).unwrap();

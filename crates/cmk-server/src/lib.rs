@@ -130,7 +130,10 @@ impl RunningServer {
 async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServerError> {
     Ok(match &settings.postgres_url {
         Some(url) => Arc::new(cmk_store_postgres::PostgresStore::connect(url).await?),
-        None => Arc::new(cmk_store_sqlite::SqliteStore::open(&settings.data_dir.join("cmk.db")).await?),
+        // The embedded store belongs to this process alone, so reads can be served from memory.
+        None => Arc::new(cmk_store::CachingStore::new(
+            cmk_store_sqlite::SqliteStore::open(&settings.data_dir.join("cmk.db")).await?,
+        )),
     })
 }
 

@@ -22,8 +22,11 @@
 //! - Once `commit` returns `Ok`, the write survives a crash of the process (durable commit).
 #![forbid(unsafe_code)]
 
+mod cache;
 pub mod conformance;
 pub mod records;
+
+pub use cache::CachingStore;
 
 use async_trait::async_trait;
 

@@ -1,0 +1,125 @@
+//! What the benchmarks share: timing loops and a development server with a client that trusts it.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use cmk_server::{DevCredentials, RunningServer, Settings};
+
+pub const MEASURE: Duration = Duration::from_secs(4);
+pub const CONCURRENCY: usize = 4;
+
+/// Operations per second of `op`, run for `MEASURE` on the calling thread.
+pub fn raw_rate(mut op: impl FnMut()) -> f64 {
+    for _ in 0..50 {
+        op();
+    }
+    let started = Instant::now();
+    let mut count = 0u64;
+    while started.elapsed() < MEASURE {
+        for _ in 0..50 {
+            op();
+        }
+        count += 50;
+    }
+    count as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Requests per second of `make`, with `CONCURRENCY` requests in flight, after a warm-up.
+pub async fn http_rate<F, Fut>(make: F) -> f64
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    for _ in 0..20 {
+        make().await;
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..CONCURRENCY {
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut count = 0u64;
+            while started.elapsed() < MEASURE {
+                make().await;
+                count += 1;
+            }
+            count
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Operations per second of `op` run on `threads` threads at once for `MEASURE`.
+pub fn raw_rate_on(threads: usize, op: impl Fn() + Sync) -> f64 {
+    let started = Instant::now();
+    let total: u64 = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut count = 0u64;
+                    while started.elapsed() < MEASURE {
+                        op();
+                        count += 1;
+                    }
+                    count
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    });
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+pub struct BenchServer {
+    pub server: RunningServer,
+    pub creds: DevCredentials,
+    pub client: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+struct LocalhostResolver(std::net::SocketAddr);
+
+impl reqwest::dns::Resolve for LocalhostResolver {
+    fn resolve(&self, _name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let addr = self.0;
+        Box::pin(async move {
+            let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(addr));
+            Ok(addrs)
+        })
+    }
+}
+
+pub async fn start_server() -> BenchServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::new(dir.path().to_owned());
+    settings.dev = true;
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    let server = cmk_server::start(settings).await.unwrap();
+    let creds = server.dev_credentials.clone().unwrap();
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&creds.ca_file).unwrap()).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .dns_resolver(std::sync::Arc::new(LocalhostResolver(server.local_addr)))
+        .build()
+        .unwrap();
+    BenchServer { server, creds, client, _dir: dir }
+}
+
+impl BenchServer {
+    pub async fn token(&self, scope: &str) -> String {
+        let c = &self.creds;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", c.client_id.as_str()),
+            ("client_secret", c.client_secret.as_str()),
+            ("scope", scope),
+        ];
+        let url = format!("{}/{}/oauth2/v2.0/token", c.authority, c.tenant_id);
+        let body: serde_json::Value = self.client.post(url).form(&form).send().await.unwrap().json().await.unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+}

@@ -1,0 +1,113 @@
+//! Key Vault throughput against the raw cryptographic limit, measured in one run on the same machine.
+//!
+//! Run with `cargo bench -p cmk-server --bench keyvault`. It reports:
+//! - raw aws-lc-rs RSA-2048 OAEP-256 decrypts per second, on one core and on all cores;
+//! - end-to-end `unwrapkey` calls per second over HTTPS (keep-alive, token validation and access-policy
+//!   authorization on every call) and their ratio to the raw rate on the same cores;
+//! - end-to-end `wrapkey` calls per second, and their ratio to an authenticated call that does no cryptography
+//!   (`GET /keys/{name}/{version}`), which shows what a public-key operation adds to the request cost.
+//!
+//! Client and server share the machine's cores, as a load generator on the same host does.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use cmk_crypto::encoding::{b64url_decode, b64url_encode};
+use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateKey, RsaPublicKey};
+use common::{CONCURRENCY, http_rate, raw_rate, raw_rate_on, start_server};
+use serde_json::{Value, json};
+
+fn main() {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let key = RsaPrivateKey::generate(2048).unwrap();
+    let ciphertext = key.public_key().encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[9u8; 32]).unwrap();
+    let raw_one = raw_rate(|| {
+        key.decrypt(RsaEncryptionAlgorithm::RsaOaep256, &ciphertext).unwrap();
+    });
+    let raw_all = raw_rate_on(cores, || {
+        key.decrypt(RsaEncryptionAlgorithm::RsaOaep256, &ciphertext).unwrap();
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let (unwrap_rate, wrap_rate, get_rate) = runtime.block_on(async {
+        let bench = start_server().await;
+        let port = bench.server.local_addr.port();
+        let c = &bench.creds;
+        let management = bench.token(&c.management_scope).await;
+        let oid = {
+            let payload = management.split('.').nth(1).unwrap();
+            let claims: Value = serde_json::from_slice(&b64url_decode(payload).unwrap()).unwrap();
+            claims["oid"].as_str().unwrap().to_owned()
+        };
+        let vault = json!({"location": "westus2", "properties": {
+            "tenantId": c.tenant_id, "sku": {"family": "A", "name": "standard"}, "enablePurgeProtection": true,
+            "accessPolicies": [{"tenantId": c.tenant_id, "objectId": oid, "permissions": {"keys": ["all"]}}]}});
+        let url = format!(
+            "{}subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/bench?api-version=1",
+            c.management_endpoint, c.subscription_id, c.resource_group
+        );
+        let created = bench.client.put(url).bearer_auth(&management).json(&vault).send().await.unwrap();
+        assert!(created.status().is_success());
+        let token = bench.token(&format!("https://vault.localhost:{port}/.default")).await;
+        let base = format!("https://bench.vault.localhost:{port}");
+        let bundle: Value = bench
+            .client
+            .post(format!("{base}/keys/cmk/create?api-version=7.6"))
+            .bearer_auth(&token)
+            .json(&json!({"kty": "RSA", "key_size": 2048}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kid = bundle["key"]["kid"].as_str().unwrap().to_owned();
+        let public = RsaPublicKey::from_components(
+            b64url_decode(bundle["key"]["n"].as_str().unwrap()).unwrap(),
+            b64url_decode(bundle["key"]["e"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let wrapped = b64url_encode(public.encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[5u8; 32]).unwrap());
+
+        let call = |path: String, body: Option<Value>| {
+            let (client, token) = (bench.client.clone(), token.clone());
+            move || {
+                let (client, token, path, body) = (client.clone(), token.clone(), path.clone(), body.clone());
+                async move {
+                    let request = match body {
+                        Some(body) => client.post(&path).json(&body),
+                        None => client.get(&path),
+                    };
+                    let response = request.bearer_auth(&token).send().await.unwrap();
+                    assert!(response.status().is_success(), "{}", response.status());
+                    response.bytes().await.unwrap();
+                }
+            }
+        };
+        let unwrap = http_rate(call(
+            format!("{kid}/unwrapkey?api-version=7.6"),
+            Some(json!({"alg": "RSA-OAEP-256", "value": wrapped})),
+        ))
+        .await;
+        let wrap = http_rate(call(
+            format!("{kid}/wrapkey?api-version=7.6"),
+            Some(json!({"alg": "RSA-OAEP-256", "value": b64url_encode([1u8; 32])})),
+        ))
+        .await;
+        let get = http_rate(call(format!("{kid}?api-version=7.6"), None)).await;
+        (unwrap, wrap, get)
+    });
+
+    println!("raw RSA-2048 OAEP-256 decrypt, one core:       {raw_one:>8.0} /s");
+    println!("raw RSA-2048 OAEP-256 decrypt, {cores} cores:        {raw_all:>8.0} /s");
+    println!(
+        "unwrapkey over HTTPS ({CONCURRENCY} in flight):          {unwrap_rate:>8.0} /s   ratio to raw on {cores} cores: {:.2}   to raw on one core: {:.2}",
+        unwrap_rate / raw_all,
+        unwrap_rate / raw_one
+    );
+    println!(
+        "wrapkey over HTTPS ({CONCURRENCY} in flight):            {wrap_rate:>8.0} /s   ratio to an authenticated no-crypto call: {:.2}",
+        wrap_rate / get_rate
+    );
+    println!("authenticated GET of the key ({CONCURRENCY} in flight): {get_rate:>8.0} /s");
+}
