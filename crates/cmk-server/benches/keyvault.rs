@@ -20,7 +20,10 @@ use serde_json::{Value, json};
 fn main() {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let key = RsaPrivateKey::generate(2048).unwrap();
-    let ciphertext = key.public_key().encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[9u8; 32]).unwrap();
+    let ciphertext = key
+        .public_key()
+        .encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[9u8; 32])
+        .unwrap();
     let raw_one = raw_rate(|| {
         key.decrypt(RsaEncryptionAlgorithm::RsaOaep256, &ciphertext).unwrap();
     });
@@ -28,7 +31,10 @@ fn main() {
         key.decrypt(RsaEncryptionAlgorithm::RsaOaep256, &ciphertext).unwrap();
     });
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (unwrap_rate, wrap_rate, get_rate) = runtime.block_on(async {
         let bench = start_server().await;
         let port = bench.server.local_addr.port();
@@ -46,7 +52,14 @@ fn main() {
             "{}subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/bench?api-version=1",
             c.management_endpoint, c.subscription_id, c.resource_group
         );
-        let created = bench.client.put(url).bearer_auth(&management).json(&vault).send().await.unwrap();
+        let created = bench
+            .client
+            .put(url)
+            .bearer_auth(&management)
+            .json(&vault)
+            .send()
+            .await
+            .unwrap();
         assert!(created.status().is_success());
         let token = bench.token(&format!("https://vault.localhost:{port}/.default")).await;
         let base = format!("https://bench.vault.localhost:{port}");

@@ -103,6 +103,8 @@ pub struct RunningServer {
     pub ca_file: Option<PathBuf>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Released when the server is dropped.
+    _data_dir_lock: Option<std::fs::File>,
 }
 
 impl RunningServer {
@@ -124,6 +126,28 @@ impl RunningServer {
     pub fn shutdown_trigger(&self) -> impl Fn() + Send + Sync + 'static {
         let handle = self.handle.clone();
         move || handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)))
+    }
+}
+
+/// Holds the data folder for this process: the embedded store and its cache assume one writer process.
+fn lock_data_dir(settings: &Settings) -> Result<Option<std::fs::File>, ServerError> {
+    if settings.postgres_url.is_some() {
+        return Ok(None);
+    }
+    let path = settings.data_dir.join("cmk.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| ServerError::Io(format!("opening {}: {e}", path.display())))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServerError::Config(format!(
+            "another cmk server is using the data folder {}; stop it or choose another --data-dir",
+            settings.data_dir.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(ServerError::Io(format!("locking {}: {e}", path.display()))),
     }
 }
 
@@ -149,6 +173,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         tracing::info!(path = %root_key_file.display(), "generated a new root key");
     }
     let root_key = Arc::new(root_key);
+    let data_dir_lock = lock_data_dir(&settings)?;
     let store = open_store(&settings).await?;
     tracing::info!(backend = store.backend_name(), "storage open");
 
@@ -231,5 +256,6 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         ca_file,
         handle,
         task,
+        _data_dir_lock: data_dir_lock,
     })
 }

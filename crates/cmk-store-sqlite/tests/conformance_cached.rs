@@ -8,7 +8,9 @@ use cmk_store_sqlite::SqliteStore;
 
 async fn fresh() -> Fixture {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = SqliteStore::open(&dir.path().join("store.db")).await.expect("open a fresh store");
+    let store = SqliteStore::open(&dir.path().join("store.db"))
+        .await
+        .expect("open a fresh store");
     Fixture::keeping(CachingStore::new(store), dir)
 }
 

@@ -31,7 +31,13 @@ pub struct CachingStore<S> {
 
 impl<S: Store> CachingStore<S> {
     pub fn new(inner: S) -> Self {
-        Self { inner, state: Mutex::new(State { entries: HashMap::new(), commits: 0 }) }
+        Self {
+            inner,
+            state: Mutex::new(State {
+                entries: HashMap::new(),
+                commits: 0,
+            }),
+        }
     }
 
     pub fn inner(&self) -> &S {
@@ -39,7 +45,9 @@ impl<S: Store> CachingStore<S> {
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
-        self.state.lock().map_err(|_| StoreError::Backend("the store cache lock is poisoned".into()))
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Backend("the store cache lock is poisoned".into()))
     }
 }
 
@@ -73,7 +81,14 @@ impl<S: Store> Store for CachingStore<S> {
         let updates: Vec<(String, Option<Entry>)> = writes
             .iter()
             .map(|w| match w {
-                Write::Put { key, value, .. } => (key.clone(), Some(Entry { key: key.clone(), revision: 0, value: value.clone() })),
+                Write::Put { key, value, .. } => (
+                    key.clone(),
+                    Some(Entry {
+                        key: key.clone(),
+                        revision: 0,
+                        value: value.clone(),
+                    }),
+                ),
                 Write::Delete { key, .. } => (key.clone(), None),
             })
             .collect();
@@ -83,7 +98,10 @@ impl<S: Store> Store for CachingStore<S> {
         match &result {
             Ok(revision) => {
                 for (key, entry) in updates {
-                    let entry = entry.map(|e| Entry { revision: *revision, ..e });
+                    let entry = entry.map(|e| Entry {
+                        revision: *revision,
+                        ..e
+                    });
                     state.entries.insert(key, entry);
                 }
             }

@@ -283,3 +283,19 @@ async fn secrets_are_neither_stored_nor_logged_in_the_clear() {
     let signature = token.rsplit('.').next().unwrap();
     assert!(!contains(&log, signature.as_bytes()), "an access token is in the log");
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let first = start(&data).await;
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_cmk"))
+        .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&data)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("another cmk server is using the data folder"));
+    first.terminate().await;
+}

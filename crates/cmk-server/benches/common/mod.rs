@@ -106,7 +106,12 @@ pub async fn start_server() -> BenchServer {
         .dns_resolver(std::sync::Arc::new(LocalhostResolver(server.local_addr)))
         .build()
         .unwrap();
-    BenchServer { server, creds, client, _dir: dir }
+    BenchServer {
+        server,
+        creds,
+        client,
+        _dir: dir,
+    }
 }
 
 impl BenchServer {
@@ -119,7 +124,16 @@ impl BenchServer {
             ("scope", scope),
         ];
         let url = format!("{}/{}/oauth2/v2.0/token", c.authority, c.tenant_id);
-        let body: serde_json::Value = self.client.post(url).form(&form).send().await.unwrap().json().await.unwrap();
+        let body: serde_json::Value = self
+            .client
+            .post(url)
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         body["access_token"].as_str().unwrap().to_owned()
     }
 }
