@@ -291,6 +291,8 @@ impl From<VaultError> for ApiError {
             E::KeyDeletedButRecoverable(_) => {
                 Self::arm(StatusCode::CONFLICT, "Conflict", message).with_inner_code("ObjectIsDeletedButRecoverable")
             }
+            E::KeyAlreadyExists(_) => Self::arm(StatusCode::CONFLICT, "Conflict", message),
+            E::RestoreAcrossTenants => Self::arm(StatusCode::FORBIDDEN, "Forbidden", message),
             E::KeyDisabled(_) => Self::arm(StatusCode::FORBIDDEN, "Forbidden", message).with_inner_code("KeyDisabled"),
             E::OperationNotAllowed { .. } => {
                 Self::arm(StatusCode::FORBIDDEN, "Forbidden", message).with_inner_code("OperationNotAllowed")

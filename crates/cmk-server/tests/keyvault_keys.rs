@@ -582,3 +582,109 @@ async fn a_purged_vault_takes_its_keys_with_it() {
     let (_, keys) = reborn.call(Method::GET, "/keys", None).await;
     assert_eq!(keys["value"], json!([]));
 }
+
+#[tokio::test]
+async fn a_backup_restores_every_version_in_the_same_tenant_only() {
+    let server = TestServer::start().await;
+    let source = vault(&server, "kv-backup", false).await;
+    let first = source.create("cmk").await;
+    let second = source.create("cmk").await;
+    let wrapped = public_key(&first)
+        .encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[3u8; 32])
+        .unwrap();
+    let (status, backup) = source.call(Method::POST, "/keys/cmk/backup", None).await;
+    assert_eq!(status, StatusCode::OK, "{backup}");
+    let blob = backup["value"].as_str().unwrap().to_owned();
+    assert!(
+        !blob.contains(first["key"]["n"].as_str().unwrap()),
+        "the blob is sealed, not a key dump"
+    );
+
+    // A key of that name already exists: refused.
+    let (status, body) = source
+        .call(Method::POST, "/keys/restore", Some(json!({"value": blob})))
+        .await;
+    assert_eq!((status, arm_code(&body)), (StatusCode::CONFLICT, "Conflict"), "{body}");
+
+    let target = vault(&server, "kv-restored", false).await;
+    let (status, restored) = target
+        .call(Method::POST, "/keys/restore", Some(json!({"value": blob})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{restored}");
+    assert_eq!(version_of(&restored), version_of(&second));
+    let (_, versions) = target.call(Method::GET, "/keys/cmk/versions", None).await;
+    assert_eq!(versions["value"].as_array().unwrap().len(), 2);
+    let (status, unwrapped) = target
+        .call(
+            Method::POST,
+            &format!("/keys/cmk/{}/unwrapkey", version_of(&first)),
+            Some(json!({"alg": "RSA-OAEP-256", "value": b64url_encode(&wrapped)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{unwrapped}");
+    assert_eq!(
+        b64url_decode(unwrapped["value"].as_str().unwrap()).unwrap(),
+        vec![3u8; 32]
+    );
+
+    for bad in ["AAAA", "!!", &blob[..blob.len() / 2]] {
+        let (status, body) = target
+            .call(Method::POST, "/keys/restore", Some(json!({"value": bad})))
+            .await;
+        assert_eq!(
+            (status, arm_code(&body)),
+            (StatusCode::BAD_REQUEST, "BadParameter"),
+            "{bad}"
+        );
+    }
+
+    // A vault of another tenant (owned by the second customer's subscription) refuses the blob.
+    let (tenant_b, subscription_b, client_b, secret_b) = server.second_customer().await;
+    let management_b = server
+        .token_for(&tenant_b, &client_b, &secret_b, &server.creds.management_scope)
+        .await;
+    let oid_b = claims(&management_b)["oid"].as_str().unwrap().to_owned();
+    let rg = format!("/subscriptions/{subscription_b}/resourcegroups/rg-b?api-version=1");
+    server
+        .call(Method::PUT, &rg, Some(&management_b), Some(r#"{"location":"westus2"}"#))
+        .await;
+    let vault_b = json!({"location": "westus2", "properties": {"tenantId": tenant_b, "sku": {"family": "A", "name": "standard"},
+        "accessPolicies": [{"tenantId": tenant_b, "objectId": oid_b, "permissions": {"keys": ["all"]}}]}});
+    let (status, created) = server
+        .call(
+            Method::PUT,
+            &format!("/subscriptions/{subscription_b}/resourceGroups/rg-b/providers/Microsoft.KeyVault/vaults/kv-other?api-version=1"),
+            Some(&management_b),
+            Some(&vault_b.to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let token_b = server
+        .token_for(
+            &tenant_b,
+            &client_b,
+            &secret_b,
+            &format!("https://vault.localhost:{}/.default", server.addr.port()),
+        )
+        .await;
+    let other = Vault {
+        server: &server,
+        base: format!("https://kv-other.vault.localhost:{}", server.addr.port()),
+        token: token_b,
+    };
+    let (status, body) = other
+        .call(Method::POST, "/keys/restore", Some(json!({"value": blob})))
+        .await;
+    assert_eq!(
+        (status, arm_code(&body)),
+        (StatusCode::FORBIDDEN, "Forbidden"),
+        "{body}"
+    );
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("tenant it was taken from"),
+        "{body}"
+    );
+}

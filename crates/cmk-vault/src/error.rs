@@ -41,6 +41,10 @@ pub enum VaultError {
         "Key {0} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged."
     )]
     KeyDeletedButRecoverable(String),
+    #[error("Key {0} already exists in this vault; a backup can only be restored under a free name.")]
+    KeyAlreadyExists(String),
+    #[error("A key backup can only be restored into a vault of the tenant it was taken from.")]
+    RestoreAcrossTenants,
     #[error("Operation {0} is not allowed on a disabled key.")]
     KeyDisabled(&'static str),
     #[error("Operation {operation} is not allowed: {reason}")]

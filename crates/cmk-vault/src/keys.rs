@@ -424,6 +424,88 @@ impl Vaults {
         Ok(writes)
     }
 
+    /// The key record and every version's private key (PKCS#8, base64url), for a backup that seals them.
+    pub(crate) async fn export_key_for_backup(
+        &self,
+        vault: &Vault,
+        name: &str,
+    ) -> Result<(serde_json::Value, Vec<(String, String)>), VaultError> {
+        let record = self.active_key(vault, name).await?.value;
+        let mut material = Vec::with_capacity(record.versions.len());
+        for meta in &record.versions {
+            let key = self.private_key(vault, &record.name, &meta.version).await?;
+            let pkcs8 = key.to_pkcs8().map_err(VaultError::Crypto)?;
+            material.push((meta.version.clone(), b64url_encode(pkcs8.expose())));
+        }
+        let record = serde_json::to_value(&record).map_err(|_| VaultError::Corrupt(format!("key {name}")))?;
+        Ok((record, material))
+    }
+
+    /// Writes a backed-up key into `vault` under its original name, versions and version ids.
+    pub(crate) async fn import_backup(
+        &self,
+        vault: &Vault,
+        content: crate::backup::BackupContent,
+    ) -> Result<KeyView, VaultError> {
+        let invalid = || VaultError::BadParameter("The backup blob is invalid.".into());
+        let mut record: KeyRecord = serde_json::from_value(content.key).map_err(|_| invalid())?;
+        validate_key_name(&record.name)?;
+        record.state = KeyState::Active;
+        let existing = self.load_key(vault, &record.name).await?;
+        match &existing {
+            Some(current) if matches!(current.value.state, KeyState::Active) => {
+                return Err(VaultError::KeyAlreadyExists(current.value.name.clone()));
+            }
+            Some(current) if !self.expired(&current.value) => {
+                return Err(VaultError::KeyDeletedButRecoverable(current.value.name.clone()));
+            }
+            _ => {}
+        }
+        let name = record.name.clone();
+        // What an expired, deleted key of this name left behind goes in the same commit.
+        let mut writes: Vec<Write> = existing
+            .iter()
+            .flat_map(|old| old.value.versions.iter())
+            .filter(|old| !content.material.iter().any(|(version, _)| version == &old.version))
+            .map(|old| Write::Delete {
+                key: store_keys::material(&vault.name, &name, &old.version),
+                expect: Expect::Any,
+            })
+            .collect();
+        for (version, pkcs8) in &content.material {
+            if !record.versions.iter().any(|m| &m.version == version) {
+                return Err(invalid());
+            }
+            let pkcs8 = cmk_crypto::SecretBytes::new(b64url_decode(pkcs8).map_err(|_| invalid())?);
+            let key = RsaPrivateKey::from_pkcs8(&pkcs8).map_err(|_| invalid())?;
+            let sealed = self
+                .root_key()
+                .seal(&store_keys::seal_purpose(&vault.name, &name, version), pkcs8.expose())
+                .map_err(VaultError::Crypto)?;
+            let public = key.public_key();
+            let material = KeyMaterial {
+                n: b64url_encode(public.modulus()),
+                e: b64url_encode(public.exponent()),
+                sealed_pkcs8: b64url_encode(sealed),
+            };
+            writes.push(records::upsert(
+                store_keys::material(&vault.name, &name, version),
+                &material,
+            )?);
+        }
+        if content.material.len() != record.versions.len() {
+            return Err(invalid());
+        }
+        writes.push(match &existing {
+            Some(old) => records::replace(store_keys::key(&vault.name, &name), &record, old.revision)?,
+            None => records::create(store_keys::key(&vault.name, &name), &record)?,
+        });
+        self.store().commit(writes).await?;
+        tracing::info!(vault = %vault.name, key = %name, "restored key");
+        let meta = Self::find_version(&record, None)?;
+        self.view(vault, &record, meta).await
+    }
+
     async fn load_key(&self, vault: &Vault, name: &str) -> Result<Option<Versioned<KeyRecord>>, VaultError> {
         Ok(records::get::<KeyRecord>(self.store(), &store_keys::key(&vault.name, name)).await?)
     }

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod backup;
 mod error;
 pub mod keys;
 pub mod model;

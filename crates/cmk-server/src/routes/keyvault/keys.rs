@@ -29,7 +29,7 @@ use crate::routes::arm::query_map;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/keys", get(list_keys))
-        .route("/keys/restore", post(not_yet))
+        .route("/keys/restore", post(restore_key))
         .route(
             "/keys/{name}",
             axum::routing::put(import_key)
@@ -40,7 +40,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/keys/{name}/", get(get_latest).patch(update_latest))
         .route("/keys/{name}/create", post(create_key))
         .route("/keys/{name}/rotate", post(rotate_key))
-        .route("/keys/{name}/backup", post(not_yet))
+        .route("/keys/{name}/backup", post(backup_key))
         .route("/keys/{name}/rotationpolicy", get(not_yet).put(not_yet))
         .route("/keys/{name}/versions", get(list_versions))
         .route("/keys/{name}/{version}", get(get_version).patch(update_version))
@@ -488,6 +488,31 @@ async fn purge_deleted(
     let (access, _) = caller.authorize(&state, KeyPermission::Purge)?;
     state.vaults.purge_deleted_key(&access, &name).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct BackupBody {
+    value: String,
+}
+
+async fn backup_key(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, _) = caller.authorize(&state, KeyPermission::Backup)?;
+    let blob = state.vaults.backup_key(&access, &name).await?;
+    Ok(Json(json!({ "value": blob })))
+}
+
+async fn restore_key(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    JsonBody(body): JsonBody<BackupBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::Restore)?;
+    let view = state.vaults.restore_key(&access, &body.value).await?;
+    Ok(Json(key_bundle(&base, &view)))
 }
 
 // ---- cryptographic operations ------------------------------------------------------------------------------
