@@ -103,6 +103,7 @@ pub struct RunningServer {
     pub ca_file: Option<PathBuf>,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    scheduler: tokio::task::JoinHandle<()>,
     /// Released when the server is dropped.
     _data_dir_lock: Option<std::fs::File>,
 }
@@ -116,7 +117,9 @@ impl RunningServer {
 
     /// Waits until the server stops.
     pub async fn wait(self) -> Result<(), ServerError> {
-        match self.task.await {
+        let result = self.task.await;
+        self.scheduler.abort();
+        match result {
             Ok(result) => result.map_err(|e| ServerError::Io(format!("server: {e}"))),
             Err(e) => Err(ServerError::Io(format!("server task: {e}"))),
         }
@@ -236,6 +239,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
     };
 
     let vaults = cmk_vault::Vaults::new(store, directory.clone(), root_key);
+    let scheduler = tokio::spawn(run_rotation_schedule(vaults.clone(), settings.dev));
     let state = AppState {
         directory,
         vaults,
@@ -256,6 +260,21 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         ca_file,
         handle,
         task,
+        scheduler,
         _data_dir_lock: data_dir_lock,
     })
+}
+
+/// Carries out key rotation policies. The development clock can jump days ahead, so a development server
+/// looks every second; otherwise once a minute is as precise as policies measured in days need.
+async fn run_rotation_schedule(vaults: cmk_vault::Vaults, dev: bool) {
+    let period = std::time::Duration::from_secs(if dev { 1 } else { 60 });
+    let mut ticker = tokio::time::interval(period);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(e) = vaults.rotate_due_keys().await {
+            tracing::warn!(error = %e, "scheduled key rotation failed; retrying at the next tick");
+        }
+    }
 }

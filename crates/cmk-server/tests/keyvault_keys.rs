@@ -688,3 +688,68 @@ async fn a_backup_restores_every_version_in_the_same_tenant_only() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_rotation_policy_rotates_the_key_when_the_clock_says_so() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-rotation", true).await;
+    let first = kv.create("cmk").await;
+    let policy = json!({
+        "lifetimeActions": [{"trigger": {"timeAfterCreate": "P30D"}, "action": {"type": "rotate"}}],
+        "attributes": {"expiryTime": "P1Y"}
+    });
+    let (status, set) = kv.call(Method::PUT, "/keys/cmk/rotationpolicy", Some(policy)).await;
+    assert_eq!(status, StatusCode::OK, "{set}");
+    assert_eq!(set["id"], format!("{}/keys/cmk/rotationpolicy", kv.base));
+    assert_eq!(set["attributes"]["expiryTime"], "P1Y");
+    let actions = set["lifetimeActions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2, "a Notify 30 days before expiry is added: {set}");
+    assert_eq!(actions[0]["action"]["type"], "Rotate");
+    let (_, read) = kv.call(Method::GET, "/keys/cmk/rotationpolicy", None).await;
+    assert_eq!(read["lifetimeActions"], set["lifetimeActions"]);
+
+    for bad in [
+        json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P3D"}, "action": {"type": "Rotate"}}]}),
+        json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "soon"}, "action": {"type": "Rotate"}}]}),
+        json!({"lifetimeActions": [{"trigger": {}, "action": {"type": "Rotate"}}]}),
+        json!({"lifetimeActions": [{"trigger": {"timeAfterCreate": "P30D"}, "action": {"type": "Explode"}}]}),
+        json!({"lifetimeActions": [], "attributes": {"expiryTime": "P10D"}}),
+    ] {
+        let (status, body) = kv
+            .call(Method::PUT, "/keys/cmk/rotationpolicy", Some(bad.clone()))
+            .await;
+        assert_eq!(
+            (status, arm_code(&body)),
+            (StatusCode::BAD_REQUEST, "BadParameter"),
+            "{bad}: {body}"
+        );
+    }
+
+    // Nothing is due yet; 31 days later the scheduler makes a new version that expires in a year.
+    server
+        .arm(
+            Method::POST,
+            "/cmk/admin/clock/advance",
+            Some(r#"{"seconds": 2678400}"#),
+        )
+        .await;
+    let c = &server.creds;
+    let scope = format!("https://vault.localhost:{}/.default", server.addr.port());
+    let fresh = server
+        .token_for(&c.tenant_id, &c.client_id, &c.client_secret, &scope)
+        .await;
+    let mut latest = Value::Null;
+    for _ in 0..50 {
+        let (_, body) = kv.call_as(Some(&fresh), Method::GET, "/keys/cmk/", None).await;
+        if body["key"]["kid"] != first["key"]["kid"] {
+            latest = body;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!latest.is_null(), "the policy did not rotate the key within 5 s");
+    let created = latest["attributes"]["created"].as_i64().unwrap();
+    assert_eq!(latest["attributes"]["exp"].as_i64().unwrap() - created, 365 * 86_400);
+    let (_, versions) = kv.call_as(Some(&fresh), Method::GET, "/keys/cmk/versions", None).await;
+    assert_eq!(versions["value"].as_array().unwrap().len(), 2, "exactly one rotation");
+}

@@ -712,17 +712,60 @@ impl Vaults {
         Ok(view)
     }
 
+    /// The stored spelling of an active key's name.
+    pub(crate) async fn key_name(&self, vault: &Vault, name: &str) -> Result<String, VaultError> {
+        Ok(self.active_key(vault, name).await?.value.name)
+    }
+
+    /// When the current version of an active key was made and when it expires; `None` for a key that is not
+    /// active.
+    pub(crate) async fn current_version_times(
+        &self,
+        vault: &Vault,
+        name: &str,
+    ) -> Result<Option<(Timestamp, Option<Timestamp>)>, VaultError> {
+        match self.load_key(vault, name).await? {
+            Some(record) if matches!(record.value.state, KeyState::Active) => {
+                Ok(record.value.versions.last().map(|m| (m.created, m.expires)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A rotation that a rotation policy scheduled: like [`Vaults::rotate_key`], with the policy's expiry.
+    pub(crate) async fn rotate_for_policy(
+        &self,
+        vault: &Vault,
+        name: &str,
+        expires: Option<Timestamp>,
+    ) -> Result<KeyView, VaultError> {
+        self.new_version_like_current(vault, name, expires).await
+    }
+
     /// `POST /keys/{name}/rotate`: a new version with the type, size and operations of the current one.
     pub async fn rotate_key(&self, access: &VaultAccess, name: &str) -> Result<KeyView, VaultError> {
         let vault = access.require(KeyPermission::Rotate)?;
+        self.new_version_like_current(vault, name, None).await
+    }
+
+    async fn new_version_like_current(
+        &self,
+        vault: &Vault,
+        name: &str,
+        expires: Option<Timestamp>,
+    ) -> Result<KeyView, VaultError> {
         let record = self.active_key(vault, name).await?.value;
         let current = Self::find_version(&record, None)?.clone();
+        let attributes = AttributeChanges {
+            expires: expires.map(Some),
+            ..AttributeChanges::default()
+        };
         let meta = self.new_meta(
             current.kty,
             current.key_size,
             Some(current.key_ops.clone()),
             current.tags.clone(),
-            &AttributeChanges::default(),
+            &attributes,
         )?;
         let bits = current.key_size;
         let key = tokio::task::spawn_blocking(move || RsaPrivateKey::generate(bits))

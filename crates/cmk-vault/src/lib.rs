@@ -16,6 +16,7 @@ pub mod backup;
 mod error;
 pub mod keys;
 pub mod model;
+pub mod rotation;
 pub mod vaults;
 
 use std::sync::Arc;

@@ -17,6 +17,7 @@ use cmk_vault::keys::{
     Page,
 };
 use cmk_vault::model::KeyPermission;
+use cmk_vault::rotation::{LifetimeAction, LifetimeActionType, PolicyDuration, RotationPolicy, Trigger};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -41,7 +42,10 @@ pub(super) fn router() -> Router<AppState> {
         .route("/keys/{name}/create", post(create_key))
         .route("/keys/{name}/rotate", post(rotate_key))
         .route("/keys/{name}/backup", post(backup_key))
-        .route("/keys/{name}/rotationpolicy", get(not_yet).put(not_yet))
+        .route(
+            "/keys/{name}/rotationpolicy",
+            get(get_rotation_policy).put(set_rotation_policy),
+        )
         .route("/keys/{name}/versions", get(list_versions))
         .route("/keys/{name}/{version}", get(get_version).patch(update_version))
         .route("/keys/{name}/{version}/{operation}", post(key_operation))
@@ -513,6 +517,128 @@ async fn restore_key(
     let (access, base) = caller.authorize(&state, KeyPermission::Restore)?;
     let view = state.vaults.restore_key(&access, &body.value).await?;
     Ok(Json(key_bundle(&base, &view)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TriggerBody {
+    time_after_create: Option<String>,
+    time_before_expiry: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ActionBody {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LifetimeActionBody {
+    trigger: TriggerBody,
+    action: ActionBody,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PolicyAttributesBody {
+    expiry_time: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RotationPolicyBody {
+    #[serde(default)]
+    lifetime_actions: Vec<LifetimeActionBody>,
+    attributes: Option<PolicyAttributesBody>,
+}
+
+fn policy_from_body(body: RotationPolicyBody) -> Result<RotationPolicy, ApiError> {
+    let mut actions = Vec::new();
+    for action in body.lifetime_actions {
+        let kind = match action.action.kind.to_ascii_lowercase().as_str() {
+            "rotate" => LifetimeActionType::Rotate,
+            "notify" => LifetimeActionType::Notify,
+            other => {
+                return Err(bad_parameter(format!(
+                    "The action type '{other}' is not valid; use Rotate or Notify."
+                )));
+            }
+        };
+        let trigger = match (action.trigger.time_after_create, action.trigger.time_before_expiry) {
+            (Some(after), None) => Trigger::TimeAfterCreate(PolicyDuration::parse(&after)?),
+            (None, Some(before)) => Trigger::TimeBeforeExpiry(PolicyDuration::parse(&before)?),
+            _ => {
+                return Err(bad_parameter(
+                    "Each lifetime action needs exactly one of timeAfterCreate and timeBeforeExpiry.",
+                ));
+            }
+        };
+        actions.push(LifetimeAction { trigger, action: kind });
+    }
+    let expiry_time = body
+        .attributes
+        .and_then(|a| a.expiry_time)
+        .map(|e| PolicyDuration::parse(&e))
+        .transpose()?;
+    Ok(RotationPolicy {
+        lifetime_actions: actions,
+        expiry_time,
+        created: None,
+        updated: None,
+    })
+}
+
+fn policy_json(base: &str, name: &str, policy: &RotationPolicy) -> Value {
+    let actions: Vec<Value> = policy
+        .lifetime_actions
+        .iter()
+        .map(|a| {
+            let trigger = match &a.trigger {
+                Trigger::TimeAfterCreate(d) => json!({ "timeAfterCreate": d.text }),
+                Trigger::TimeBeforeExpiry(d) => json!({ "timeBeforeExpiry": d.text }),
+            };
+            let kind = match a.action {
+                LifetimeActionType::Rotate => "Rotate",
+                LifetimeActionType::Notify => "Notify",
+            };
+            json!({ "trigger": trigger, "action": { "type": kind } })
+        })
+        .collect();
+    let mut attributes = json!({});
+    if let Some(expiry) = &policy.expiry_time {
+        attributes["expiryTime"] = json!(expiry.text);
+    }
+    if let Some(created) = policy.created {
+        attributes["created"] = json!(created.unix_seconds());
+    }
+    if let Some(updated) = policy.updated {
+        attributes["updated"] = json!(updated.unix_seconds());
+    }
+    json!({ "id": format!("{base}/keys/{name}/rotationpolicy"), "lifetimeActions": actions, "attributes": attributes })
+}
+
+async fn get_rotation_policy(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::GetRotationPolicy)?;
+    let policy = state.vaults.get_rotation_policy(&access, &name).await?;
+    Ok(Json(policy_json(&base, &name, &policy)))
+}
+
+async fn set_rotation_policy(
+    State(state): State<AppState>,
+    caller: VaultCaller,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<RotationPolicyBody>,
+) -> Result<Json<Value>, ApiError> {
+    let (access, base) = caller.authorize(&state, KeyPermission::SetRotationPolicy)?;
+    let policy = state
+        .vaults
+        .set_rotation_policy(&access, &name, policy_from_body(body)?)
+        .await?;
+    Ok(Json(policy_json(&base, &name, &policy)))
 }
 
 // ---- cryptographic operations ------------------------------------------------------------------------------
