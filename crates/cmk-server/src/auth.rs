@@ -63,10 +63,11 @@ impl FromRequestParts<AppState> for ManagementCaller {
                 .with_www_authenticate(challenge));
             }
         };
-        state
+        let token = state
             .directory
             .validate_token(token, Plane::Management, TenantRule::Any)
-            .map(ManagementCaller)
-            .map_err(|e| ApiError::from_token_arm(e).with_www_authenticate(challenge))
+            .map_err(|e| ApiError::from_token_arm(e).with_www_authenticate(challenge))?;
+        crate::audit::note_caller(parts, &token);
+        Ok(ManagementCaller(token))
     }
 }

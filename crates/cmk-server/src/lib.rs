@@ -9,6 +9,7 @@
 //! - `tls`: the development certificate authority and the server certificate.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod auth;
 mod body;
 mod dev;
@@ -89,6 +90,7 @@ pub enum ServerError {
 pub(crate) struct AppState {
     pub directory: Directory,
     pub vaults: cmk_vault::Vaults,
+    pub audit: cmk_vault::audit::AuditLog,
     pub urls: Arc<PublicUrls>,
     /// Present only in development mode.
     pub dev_clock: Option<Arc<dev::DevClock>>,
@@ -238,11 +240,13 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         _ => None,
     };
 
-    let vaults = cmk_vault::Vaults::new(store, directory.clone(), root_key);
+    let vaults = cmk_vault::Vaults::new(store.clone(), directory.clone(), root_key);
     let scheduler = tokio::spawn(run_rotation_schedule(vaults.clone(), settings.dev));
+    let audit = cmk_vault::audit::AuditLog::start(store.clone()).map_err(|e| ServerError::Io(e.to_string()))?;
     let state = AppState {
         directory,
         vaults,
+        audit,
         urls: Arc::new(urls.clone()),
         dev_clock,
     };

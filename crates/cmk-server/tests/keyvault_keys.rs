@@ -753,3 +753,73 @@ async fn a_rotation_policy_rotates_the_key_when_the_clock_says_so() {
     let (_, versions) = kv.call_as(Some(&fresh), Method::GET, "/keys/cmk/versions", None).await;
     assert_eq!(versions["value"].as_array().unwrap().len(), 2, "exactly one rotation");
 }
+
+#[tokio::test]
+async fn every_vault_operation_is_audited_without_payloads() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-audit", true).await;
+    let key = kv.create("cmk").await;
+    let wrapped = public_key(&key)
+        .encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[6u8; 32])
+        .unwrap();
+    let ciphertext = b64url_encode(&wrapped);
+    kv.call(
+        Method::POST,
+        &format!("/keys/cmk/{}/unwrapkey", version_of(&key)),
+        Some(json!({"alg": "RSA-OAEP-256", "value": ciphertext})),
+    )
+    .await;
+    kv.call_as(None, Method::GET, "/keys", None).await;
+    kv.call(Method::GET, "/keys/missing/", None).await;
+
+    // Records are written in batches; give the writer a moment.
+    let mut records = Vec::new();
+    for _ in 0..50 {
+        let (status, body) = server.arm(Method::GET, "/cmk/admin/audit?vault=kv-audit", None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        records = body["value"].as_array().unwrap().clone();
+        if records.len() >= 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let find = |operation: &str, status: u64| {
+        records
+            .iter()
+            .find(|r| r["operation"].as_str().unwrap().ends_with(operation) && r["status"] == status)
+            .unwrap_or_else(|| panic!("no audit record of {operation} with {status}: {records:?}"))
+            .clone()
+    };
+    let created = find(
+        "PUT /subscriptions/{subscription_id}/resourcegroups/{resource_group}/providers/microsoft.keyvault/vaults/{name}",
+        201,
+    );
+    assert_eq!(created["vault"], "kv-audit");
+    let unwrap = find("/keys/{name}/{version}/unwrapkey", 200);
+    assert_eq!(unwrap["key"], "cmk");
+    assert_eq!(unwrap["version"], version_of(&key).as_str());
+    assert_eq!(unwrap["caller"]["tenantId"], server.creds.tenant_id.as_str());
+    assert_eq!(unwrap["caller"]["clientId"], server.creds.client_id.as_str());
+    assert!(
+        unwrap["requestId"].as_str().is_some_and(|id| id.len() == 36),
+        "{unwrap}"
+    );
+    let refused = find("GET /keys", 401);
+    assert!(refused["caller"].is_null(), "no token, no caller");
+    find("/keys/{name}/", 404);
+    let text = serde_json::to_string(&records).unwrap();
+    assert!(!text.contains(&ciphertext), "no payload in the audit log");
+    assert!(!text.contains(&kv.token), "no token in the audit log");
+
+    let (status, body) = server.arm(Method::GET, "/cmk/admin/audit", None).await;
+    assert_eq!((status, arm_code(&body)), (StatusCode::BAD_REQUEST, "InvalidParameter"));
+    let (status, later) = server
+        .arm(
+            Method::GET,
+            "/cmk/admin/audit?vault=kv-audit&from=2999-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(later["value"], json!([]));
+}

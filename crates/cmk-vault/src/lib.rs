@@ -6,12 +6,14 @@
 //!   access policies).
 //! - [`access`]: data-plane authorization by access policy; every key operation needs its proof.
 //! - [`keys`]: keys, versions and the cryptographic operations on them.
+//! - [`audit`]: the audit log of every vault operation.
 //!
 //! Soft delete is always on and purge protection, once on, stays on: no operation, flag or clock shift
 //! removes a protected vault before its retention period ends.
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod audit;
 pub mod backup;
 mod error;
 pub mod keys;

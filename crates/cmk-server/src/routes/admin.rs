@@ -25,7 +25,8 @@ pub(super) fn router(dev: bool) -> Router<AppState> {
         .route(
             "/cmk/admin/tenants/{tenant}/servicePrincipals",
             post(create_service_principal),
-        );
+        )
+        .route("/cmk/admin/audit", get(read_audit));
     if dev {
         router
             .route("/cmk/admin/clock", get(read_clock))
@@ -193,4 +194,66 @@ async fn advance_clock(
         )),
         Err(e) => Err(ApiError::internal(e)),
     }
+}
+
+/// A time given as Unix seconds or RFC 3339.
+fn parse_time(field: &str, text: &str) -> Result<cmk_core::Timestamp, ApiError> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(cmk_core::Timestamp::from_unix_seconds(seconds));
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| cmk_core::Timestamp::from_unix_seconds(t.unix_timestamp()))
+        .map_err(|_| {
+            ApiError::arm(
+                StatusCode::BAD_REQUEST,
+                "InvalidParameter",
+                format!("'{field}' must be Unix seconds or an RFC 3339 time, got '{text}'."),
+            )
+        })
+}
+
+/// `GET /cmk/admin/audit?vault=NAME[&from=TIME][&to=TIME][&top=N]`: the audit records of one vault, oldest
+/// first.
+async fn read_audit(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> Result<Json<Value>, ApiError> {
+    operator(&state, &caller).await?;
+    let query = crate::routes::arm::query_map(&uri);
+    let invalid = |message: String| ApiError::arm(StatusCode::BAD_REQUEST, "InvalidParameter", message);
+    let vault = query
+        .get("vault")
+        .ok_or_else(|| invalid("The 'vault' query parameter is required.".into()))?;
+    cmk_vault::model::validate_vault_name(vault).map_err(|e| invalid(e.to_string()))?;
+    let from = query.get("from").map(|t| parse_time("from", t)).transpose()?;
+    let to = query.get("to").map(|t| parse_time("to", t)).transpose()?;
+    let top = match query.get("top") {
+        None => 1000,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=10_000).contains(&n) => n,
+            _ => {
+                return Err(invalid(format!(
+                    "'top' must be a whole number from 1 to 10000, got '{text}'."
+                )));
+            }
+        },
+    };
+    let records = state.audit.query(vault, from, to, top).await.map_err(ApiError::from)?;
+    let value: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            json!({
+                "time": r.time.to_rfc3339(),
+                "requestId": r.request_id,
+                "caller": r.caller,
+                "operation": r.operation,
+                "vault": r.vault,
+                "key": r.key,
+                "version": r.version,
+                "status": r.status,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "value": value })))
 }

@@ -3,7 +3,7 @@
 mod admin;
 pub(crate) mod arm;
 mod directory;
-mod keyvault;
+pub(crate) mod keyvault;
 
 use std::time::Instant;
 
@@ -22,12 +22,12 @@ use crate::error::ApiError;
 pub(crate) fn app(state: AppState) -> Router {
     let main = Router::new()
         .merge(directory::router())
-        .merge(arm::router())
+        .merge(arm::router(state.clone()))
         .merge(admin::router(state.dev_clock.is_some()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
-    let vaults = keyvault::router().with_state(state.clone());
+    let vaults = keyvault::router(state.clone()).with_state(state.clone());
     let dns_suffix = state.urls.dns_suffix.clone();
     // Planes are told apart by host, as in Azure: `{vault}.vault.{suffix}` is a vault's data plane.
     let dispatch = move |mut request: Request| {
@@ -85,13 +85,16 @@ async fn method_not_allowed(request: Request) -> ApiError {
 
 /// One log line per request, with a request id that is also returned to the client. Query strings, headers
 /// and bodies are never logged: they may carry secrets.
-async fn log_requests(request: Request, next: Next) -> Response {
+async fn log_requests(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let request_id = cmk_crypto::random::random_uuid()
         .map(|u| u.to_string())
         .unwrap_or_default();
+    request
+        .extensions_mut()
+        .insert(crate::audit::RequestId(request_id.clone()));
     let mut response = next.run(request).await.into_response();
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-ms-request-id", value.clone());

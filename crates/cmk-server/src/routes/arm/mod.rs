@@ -20,11 +20,14 @@ use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use crate::AppState;
 use crate::error::ApiError;
 
-pub(super) fn router() -> Router<AppState> {
+pub(super) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(subscriptions::router())
         .merge(resource_groups::router())
-        .merge(vaults::router())
+        .merge(vaults::router().route_layer(middleware::from_fn_with_state(
+            state,
+            crate::audit::audit_vault_operations,
+        )))
         .route_layer(middleware::from_fn(require_api_version))
 }
 

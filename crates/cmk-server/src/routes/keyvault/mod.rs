@@ -27,11 +27,15 @@ use crate::routes::arm::query_map;
 #[derive(Debug, Clone)]
 pub(crate) struct VaultHost(pub String);
 
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(state: AppState) -> Router<AppState> {
     keys::router()
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            crate::audit::audit_vault_operations,
+        ))
+        .route_layer(middleware::from_fn(require_api_version))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .route_layer(middleware::from_fn(require_api_version))
 }
 
 /// The vault named by `host` (`kv1.vault.localhost:8443` → `kv1`), if it is a vault host of this deployment.
@@ -166,6 +170,7 @@ impl FromRequestParts<AppState> for VaultCaller {
             .directory
             .validate_token(token, Plane::Vault, TenantRule::Exactly(vault.tenant_id))
             .map_err(|e| unauthorized(state, &vault, token_message(&e)))?;
+        crate::audit::note_caller(parts, &token);
         let base = base_url(&parts.headers, &parts.uri);
         Ok(VaultCaller { vault, token, base })
     }
