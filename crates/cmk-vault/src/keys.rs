@@ -15,6 +15,7 @@ use cmk_store::{Expect, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::access::VaultAccess;
+use crate::events::VaultEvent;
 use crate::model::{KeyPermission, Vault};
 use crate::{VaultError, Vaults};
 
@@ -502,6 +503,11 @@ impl Vaults {
         });
         self.store().commit(writes).await?;
         tracing::info!(vault = %vault.name, key = %name, "restored key");
+        self.publish(VaultEvent::KeyVersionCreated {
+            vault: vault.name.to_ascii_lowercase(),
+            key: name.to_ascii_lowercase(),
+            version: record.versions.last().map(|m| m.version.clone()).unwrap_or_default(),
+        });
         let meta = Self::find_version(&record, None)?;
         self.view(vault, &record, meta).await
     }
@@ -633,6 +639,11 @@ impl Vaults {
             &material,
         )?);
         self.store().commit(writes).await?;
+        self.publish(VaultEvent::KeyVersionCreated {
+            vault: vault.name.to_ascii_lowercase(),
+            key: name.to_ascii_lowercase(),
+            version: meta.version.clone(),
+        });
         self.key_cache().put(
             format!(
                 "{}/{}/{}",
@@ -824,6 +835,11 @@ impl Vaults {
                 current.revision,
             )?])
             .await?;
+        self.publish(VaultEvent::KeyUpdated {
+            vault: vault.name.to_ascii_lowercase(),
+            key: record.name.to_ascii_lowercase(),
+            version: meta.version.clone(),
+        });
         self.view(vault, &record, &meta).await
     }
 
@@ -917,6 +933,10 @@ impl Vaults {
             )?])
             .await?;
         tracing::info!(vault = %vault.name, key = %record.name, "deleted key");
+        self.publish(VaultEvent::KeyDeleted {
+            vault: vault.name.to_ascii_lowercase(),
+            key: record.name.to_ascii_lowercase(),
+        });
         let meta = Self::find_version(&record, None)?;
         Ok((self.view(vault, &record, meta).await?, deletion))
     }
@@ -981,6 +1001,10 @@ impl Vaults {
             )?])
             .await?;
         tracing::info!(vault = %vault.name, key = %record.name, "recovered key");
+        self.publish(VaultEvent::KeyRecovered {
+            vault: vault.name.to_ascii_lowercase(),
+            key: record.name.to_ascii_lowercase(),
+        });
         let meta = Self::find_version(&record, None)?;
         self.view(vault, &record, meta).await
     }
@@ -1008,6 +1032,10 @@ impl Vaults {
         }
         self.store().commit(writes).await?;
         tracing::info!(vault = %vault.name, key = %current.value.name, "purged key");
+        self.publish(VaultEvent::KeyPurged {
+            vault: vault.name.to_ascii_lowercase(),
+            key: current.value.name.to_ascii_lowercase(),
+        });
         Ok(())
     }
 

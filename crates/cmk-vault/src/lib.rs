@@ -16,6 +16,7 @@ pub mod access;
 pub mod audit;
 pub mod backup;
 mod error;
+pub mod events;
 pub mod keys;
 pub mod model;
 pub mod rotation;
@@ -37,6 +38,7 @@ pub struct Vaults {
     directory: Directory,
     root_key: Arc<RootKey>,
     key_cache: keys::SharedKeyCache,
+    events: Arc<dyn events::VaultEvents>,
 }
 
 impl Vaults {
@@ -46,7 +48,17 @@ impl Vaults {
             directory,
             root_key,
             key_cache: Default::default(),
+            events: Arc::new(events::InProcessEvents::default()),
         }
+    }
+
+    /// Change events of every vault and key, from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<events::VaultEvent> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, event: events::VaultEvent) {
+        self.events.publish(event);
     }
 
     fn root_key(&self) -> &RootKey {

@@ -9,6 +9,7 @@ use cmk_directory::subscriptions::AuthorizedSubscription;
 use cmk_store::Write;
 use cmk_store::records::{self, Versioned};
 
+use crate::events::VaultEvent;
 use crate::model::{AccessPolicy, DeletedVault, SkuName, Vault, VaultRecord, VaultState, keys, validate_vault_name};
 use crate::{VaultError, Vaults};
 
@@ -289,6 +290,9 @@ impl Vaults {
                 self.store()
                     .commit(vec![records::replace(keys::vault(name), &record, current.revision)?])
                     .await?;
+                self.publish(VaultEvent::VaultUpdated {
+                    vault: vault.name.to_ascii_lowercase(),
+                });
                 Ok((vault, false))
             }
             Some(deleted) => {
@@ -310,6 +314,9 @@ impl Vaults {
                     .commit(vec![records::replace(keys::vault(name), &record, deleted.revision)?])
                     .await?;
                 tracing::info!(vault = %recovered.name, "recovered vault");
+                self.publish(VaultEvent::VaultRecovered {
+                    vault: recovered.name.to_ascii_lowercase(),
+                });
                 Ok((recovered, false))
             }
             None => {
@@ -428,6 +435,9 @@ impl Vaults {
         self.store()
             .commit(vec![records::replace(keys::vault(name), &record, current.revision)?])
             .await?;
+        self.publish(VaultEvent::VaultUpdated {
+            vault: vault.name.to_ascii_lowercase(),
+        });
         Ok(vault)
     }
 
@@ -452,6 +462,9 @@ impl Vaults {
         self.store()
             .commit(vec![records::replace(keys::vault(name), &record, current.revision)?])
             .await?;
+        self.publish(VaultEvent::VaultUpdated {
+            vault: vault.name.to_ascii_lowercase(),
+        });
         Ok(vault)
     }
 
@@ -496,6 +509,9 @@ impl Vaults {
             .commit(vec![records::replace(keys::vault(name), &record, current.revision)?])
             .await?;
         tracing::info!(vault = %current.value.vault.name, "soft-deleted vault");
+        self.publish(VaultEvent::VaultDeleted {
+            vault: current.value.vault.name.to_ascii_lowercase(),
+        });
         Ok(true)
     }
 
@@ -568,6 +584,9 @@ impl Vaults {
         });
         self.store().commit(writes).await?;
         tracing::info!(vault = %deleted.vault.name, "purged vault");
+        self.publish(VaultEvent::VaultPurged {
+            vault: deleted.vault.name.to_ascii_lowercase(),
+        });
         Ok(())
     }
 
