@@ -967,3 +967,51 @@ def test_principal_of_another_tenant_is_refused(clients, key_client, vault, fore
     with pytest.raises(ClientAuthenticationError) as excinfo:
         own_tenant.get_key(name)
     assert excinfo.value.status_code == 401, excinfo.value
+
+
+def test_rotate_and_rotation_policy(key_client, vault):
+    from azure.keyvault.keys import KeyRotationLifetimeAction, KeyRotationPolicy, KeyRotationPolicyAction
+
+    name = new_key_name("rot")
+    first = key_client.create_rsa_key(name, size=2048)
+
+    rotated = key_client.rotate_key(name)
+    assert rotated.properties.version != first.properties.version
+    assert key_client.get_key(name).id == rotated.id
+
+    policy = KeyRotationPolicy(
+        expires_in="P1Y",
+        lifetime_actions=[KeyRotationLifetimeAction(KeyRotationPolicyAction.rotate, time_after_create="P90D")],
+    )
+    stored = key_client.update_key_rotation_policy(name, policy)
+    assert stored.expires_in == "P1Y"
+    assert any(a.time_after_create == "P90D" for a in stored.lifetime_actions)
+    read = key_client.get_key_rotation_policy(name)
+    assert read.expires_in == "P1Y"
+    assert any(a.time_after_create == "P90D" for a in read.lifetime_actions)
+
+    with pytest.raises(HttpResponseError) as refused:
+        key_client.update_key_rotation_policy(
+            name,
+            KeyRotationPolicy(lifetime_actions=[KeyRotationLifetimeAction(KeyRotationPolicyAction.rotate, time_after_create="P1D")]),
+        )
+    assert_kv_error(refused.value, 400, "BadParameter")
+
+
+def test_backup_and_restore_into_another_vault(clients, make_vault):
+    source = make_vault("bk-src")
+    target = make_vault("bk-dst")
+    source_client = clients.keys(source)
+    target_client = clients.keys(target)
+    name = new_key_name("bk")
+    key = source_client.create_rsa_key(name, size=2048)
+
+    blob = source_client.backup_key(name)
+    assert isinstance(blob, bytes) and len(blob) > 256
+
+    restored = target_client.restore_key_backup(blob)
+    assert restored.name == name
+    assert restored.properties.version == key.properties.version
+    assert restored.key.n == key.key.n
+    with pytest.raises(ResourceExistsError):
+        source_client.restore_key_backup(blob)
