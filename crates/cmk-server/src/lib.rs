@@ -269,7 +269,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
     })
 }
 
-/// Carries out key rotation policies. The development clock can jump days ahead, so a development server
+/// Carries out key rotation policies and purges what has passed its retention period. The development clock can jump days ahead, so a development server
 /// looks every second; otherwise once a minute is as precise as policies measured in days need.
 async fn run_rotation_schedule(vaults: cmk_vault::Vaults, dev: bool) {
     let period = std::time::Duration::from_secs(if dev { 1 } else { 60 });
@@ -279,6 +279,12 @@ async fn run_rotation_schedule(vaults: cmk_vault::Vaults, dev: bool) {
         ticker.tick().await;
         if let Err(e) = vaults.rotate_due_keys().await {
             tracing::warn!(error = %e, "scheduled key rotation failed; retrying at the next tick");
+        }
+        if let Err(e) = vaults.purge_expired_vaults().await {
+            tracing::warn!(error = %e, "purging expired vaults failed; retrying at the next tick");
+        }
+        if let Err(e) = vaults.purge_expired_keys().await {
+            tracing::warn!(error = %e, "purging expired keys failed; retrying at the next tick");
         }
     }
 }

@@ -823,3 +823,56 @@ async fn every_vault_operation_is_audited_without_payloads() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(later["value"], json!([]));
 }
+
+#[tokio::test]
+async fn random_bytes_come_in_the_size_asked_for() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-rng", true).await;
+    let (status, body) = kv.call(Method::POST, "/rng", Some(json!({"count": 32}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let first = b64url_decode(body["value"].as_str().unwrap()).unwrap();
+    assert_eq!(first.len(), 32);
+    let (_, again) = kv.call(Method::POST, "/rng", Some(json!({"count": 32}))).await;
+    assert_ne!(b64url_decode(again["value"].as_str().unwrap()).unwrap(), first);
+    for count in [0, 129, -1] {
+        let (status, body) = kv.call(Method::POST, "/rng", Some(json!({ "count": count }))).await;
+        assert_eq!(
+            (status, arm_code(&body)),
+            (StatusCode::BAD_REQUEST, "BadParameter"),
+            "{count}"
+        );
+    }
+    let (status, _) = kv.call_as(None, Method::POST, "/rng", Some(json!({"count": 4}))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn s12_the_service_purges_a_deleted_key_when_its_retention_ends() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-retention", true).await;
+    kv.create("old").await;
+    kv.call(Method::DELETE, "/keys/old", None).await;
+    server
+        .arm(Method::POST, "/cmk/admin/clock/advance", Some(r#"{"seconds": 691200}"#))
+        .await;
+    let c = &server.creds;
+    let scope = format!("https://vault.localhost:{}/.default", server.addr.port());
+    let fresh = server
+        .token_for(&c.tenant_id, &c.client_id, &c.client_secret, &scope)
+        .await;
+    let (status, _) = kv.call_as(Some(&fresh), Method::GET, "/deletedkeys/old", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "past its purge date the key is gone");
+    // The scheduler removes it from storage too; the name is free and starts with one version.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let (status, _) = kv
+        .call_as(
+            Some(&fresh),
+            Method::POST,
+            "/keys/old/create",
+            Some(json!({"kty": "RSA"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, versions) = kv.call_as(Some(&fresh), Method::GET, "/keys/old/versions", None).await;
+    assert_eq!(versions["value"].as_array().unwrap().len(), 1);
+}

@@ -723,6 +723,65 @@ impl Vaults {
         Ok(view)
     }
 
+    /// Removes every deleted key whose purge date has passed, in every vault, with its key material: what the
+    /// service does when a retention period ends. Returns how many keys it purged.
+    pub async fn purge_expired_keys(&self) -> Result<usize, VaultError> {
+        let now = self.clock().now();
+        let mut purged = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let entries = self.store().list("vault/keys/", cursor.as_deref(), 200).await?;
+            let done = entries.len() < 200;
+            cursor = entries.last().map(|e| e.key.clone());
+            for entry in entries {
+                let record: KeyRecord =
+                    serde_json::from_slice(&entry.value).map_err(|_| VaultError::Corrupt(entry.key.clone()))?;
+                let KeyState::Deleted {
+                    scheduled_purge_date, ..
+                } = record.state
+                else {
+                    continue;
+                };
+                if scheduled_purge_date > now {
+                    continue;
+                }
+                let Some(vault) = entry
+                    .key
+                    .strip_prefix("vault/keys/")
+                    .and_then(|rest| rest.split('/').next())
+                else {
+                    continue;
+                };
+                let mut writes = vec![Write::Delete {
+                    key: entry.key.clone(),
+                    expect: Expect::Revision(entry.revision),
+                }];
+                for meta in &record.versions {
+                    writes.push(Write::Delete {
+                        key: store_keys::material(vault, &record.name, &meta.version),
+                        expect: Expect::Any,
+                    });
+                }
+                match self.store().commit(writes).await {
+                    Ok(_) => {
+                        tracing::info!(vault = %vault, key = %record.name, "purged key at the end of its retention period");
+                        self.publish(VaultEvent::KeyPurged {
+                            vault: vault.to_owned(),
+                            key: record.name.to_ascii_lowercase(),
+                        });
+                        purged += 1;
+                    }
+                    // Recovered or changed meanwhile: it is no longer ours to purge.
+                    Err(cmk_store::StoreError::Conflict { .. }) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if done {
+                return Ok(purged);
+            }
+        }
+    }
+
     /// The stored spelling of an active key's name.
     pub(crate) async fn key_name(&self, vault: &Vault, name: &str) -> Result<String, VaultError> {
         Ok(self.active_key(vault, name).await?.value.name)

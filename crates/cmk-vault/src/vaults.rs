@@ -590,6 +590,45 @@ impl Vaults {
         Ok(())
     }
 
+    /// Removes every deleted vault whose purge date has passed, with its keys. Returns how many it purged.
+    pub async fn purge_expired_vaults(&self) -> Result<usize, VaultError> {
+        let now = self.clock().now();
+        let expired = records::scan::<VaultRecord>(
+            self.store(),
+            keys::VAULTS,
+            |r| matches!(r.state, VaultState::Deleted { scheduled_purge_date, .. } if scheduled_purge_date <= now),
+        )
+        .await?;
+        let mut purged = 0;
+        for record in expired {
+            let name = record.vault.name;
+            let Some(current) = self.load_raw(&name).await? else {
+                continue;
+            };
+            if !matches!(current.value.state, VaultState::Deleted { scheduled_purge_date, .. } if scheduled_purge_date <= now)
+            {
+                continue;
+            }
+            let mut writes = self.vault_content_deletes(&name).await?;
+            writes.push(Write::Delete {
+                key: keys::vault(&name),
+                expect: cmk_store::Expect::Revision(current.revision),
+            });
+            match self.store().commit(writes).await {
+                Ok(_) => {
+                    tracing::info!(vault = %name, "purged vault at the end of its retention period");
+                    self.publish(VaultEvent::VaultPurged {
+                        vault: name.to_ascii_lowercase(),
+                    });
+                    purged += 1;
+                }
+                Err(cmk_store::StoreError::Conflict { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(purged)
+    }
+
     pub async fn check_name_availability(&self, name: &str) -> Result<NameAvailability, VaultError> {
         if let Err(e) = validate_vault_name(name) {
             return Ok(NameAvailability::Invalid(e.to_string()));

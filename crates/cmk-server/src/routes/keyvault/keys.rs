@@ -49,6 +49,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/keys/{name}/versions", get(list_versions))
         .route("/keys/{name}/{version}", get(get_version).patch(update_version))
         .route("/keys/{name}/{version}/{operation}", post(key_operation))
+        .route("/rng", post(random_bytes))
         .route("/deletedkeys", get(list_deleted))
         .route("/deletedkeys/{name}", get(get_deleted).delete(purge_deleted))
         .route("/deletedkeys/{name}/recover", post(recover_deleted))
@@ -639,6 +640,22 @@ async fn set_rotation_policy(
         .set_rotation_policy(&access, &name, policy_from_body(body)?)
         .await?;
     Ok(Json(policy_json(&base, &name, &policy)))
+}
+
+#[derive(Debug, Deserialize)]
+struct RandomBody {
+    count: i64,
+}
+
+/// `POST /rng`: random bytes from the vault's generator (aws-lc-rs), for any authenticated caller of the vault.
+async fn random_bytes(_caller: VaultCaller, JsonBody(body): JsonBody<RandomBody>) -> Result<Json<Value>, ApiError> {
+    let count = usize::try_from(body.count)
+        .ok()
+        .filter(|n| (1..=128).contains(n))
+        .ok_or_else(|| bad_parameter(format!("'count' must be from 1 to 128, got {}.", body.count)))?;
+    let mut bytes = vec![0u8; count];
+    cmk_crypto::random::fill(&mut bytes).map_err(ApiError::internal)?;
+    Ok(Json(json!({ "value": b64url_encode(bytes) })))
 }
 
 // ---- cryptographic operations ------------------------------------------------------------------------------
