@@ -876,3 +876,71 @@ async fn s12_the_service_purges_a_deleted_key_when_its_retention_ends() {
     let (_, versions) = kv.call_as(Some(&fresh), Method::GET, "/keys/old/versions", None).await;
     assert_eq!(versions["value"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn outside_its_validity_window_a_key_unwraps_but_does_not_wrap_or_sign() {
+    let server = TestServer::start().await;
+    let kv = vault(&server, "kv-window", true).await;
+    let key = kv.create("cmk").await;
+    let version = version_of(&key);
+    let wrapped = public_key(&key)
+        .encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[4u8; 32])
+        .unwrap();
+    let expired = key["attributes"]["created"].as_i64().unwrap() - 10;
+    let (status, body) = kv
+        .call(
+            Method::PATCH,
+            &format!("/keys/cmk/{version}"),
+            Some(json!({"attributes": {"exp": expired}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (status, body) = kv
+        .call(
+            Method::POST,
+            &format!("/keys/cmk/{version}/unwrapkey"),
+            Some(json!({"alg": "RSA-OAEP-256", "value": b64url_encode(&wrapped)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "unwrap still works after exp: {body}");
+    for (operation, body) in [
+        (
+            "wrapkey",
+            json!({"alg": "RSA-OAEP-256", "value": b64url_encode([1u8; 32])}),
+        ),
+        (
+            "encrypt",
+            json!({"alg": "RSA-OAEP-256", "value": b64url_encode([1u8; 32])}),
+        ),
+        ("sign", json!({"alg": "RS256", "value": b64url_encode([1u8; 32])})),
+    ] {
+        let (status, response) = kv
+            .call(Method::POST, &format!("/keys/cmk/{version}/{operation}"), Some(body))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{operation}: {response}");
+        assert!(
+            response["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("validity period"),
+            "{response}"
+        );
+    }
+    // key_ops restrict the operations too.
+    kv.call(
+        Method::PATCH,
+        &format!("/keys/cmk/{version}"),
+        Some(json!({"key_ops": ["wrapKey"]})),
+    )
+    .await;
+    let (status, response) = kv
+        .call(
+            Method::POST,
+            &format!("/keys/cmk/{version}/unwrapkey"),
+            Some(json!({"alg": "RSA-OAEP-256", "value": b64url_encode(&wrapped)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{response}");
+    assert_eq!(response["error"]["innererror"]["code"], "OperationNotAllowed");
+}
