@@ -14,7 +14,7 @@ mod common;
 
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateKey, RsaPublicKey};
-use common::{CONCURRENCY, http_rate, raw_rate, raw_rate_on, start_server};
+use common::{CONCURRENCY, http_rate, raw_rate, raw_rate_on, start_server, start_server_process};
 use serde_json::{Value, json};
 
 fn main() {
@@ -31,13 +31,24 @@ fn main() {
         key.decrypt(RsaEncryptionAlgorithm::RsaOaep256, &ciphertext).unwrap();
     });
 
+    // `--server-process PATH`: the server runs as its own process pinned to core 0; run this benchmark under
+    // `taskset -c 1` so the load generator has core 1 to itself and the ratio compares like with like.
+    let args: Vec<String> = std::env::args().collect();
+    let server_binary = args
+        .iter()
+        .position(|a| a == "--server-process")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let (unwrap_rate, wrap_rate, get_rate) = runtime.block_on(async {
-        let bench = start_server().await;
-        let port = bench.server.local_addr.port();
+        let bench = match &server_binary {
+            Some(binary) => start_server_process(std::path::Path::new(binary), 0),
+            None => start_server().await,
+        };
+        let port = bench.addr.port();
         let c = &bench.creds;
         let management = bench.token(&c.management_scope).await;
         let oid = {
@@ -111,6 +122,9 @@ fn main() {
         (unwrap, wrap, get)
     });
 
+    if server_binary.is_some() {
+        println!("server: its own process on core 0; load generator: core 1");
+    }
     println!("raw RSA-2048 OAEP-256 decrypt, one core:       {raw_one:>8.0} /s");
     println!("raw RSA-2048 OAEP-256 decrypt, {cores} cores:        {raw_all:>8.0} /s");
     println!(

@@ -75,10 +75,71 @@ pub fn raw_rate_on(threads: usize, op: impl Fn() + Sync) -> f64 {
 }
 
 pub struct BenchServer {
-    pub server: RunningServer,
+    /// The server, when it runs in this process.
+    pub server: Option<RunningServer>,
+    /// The server, when it runs as its own process (pinned to its own core).
+    pub process: Option<std::process::Child>,
+    pub addr: std::net::SocketAddr,
     pub creds: DevCredentials,
     pub client: reqwest::Client,
     _dir: tempfile::TempDir,
+}
+
+fn client_for(creds: &DevCredentials, addr: std::net::SocketAddr) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(&creds.ca_file).unwrap()).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .dns_resolver(std::sync::Arc::new(LocalhostResolver(addr)))
+        .build()
+        .unwrap()
+}
+
+/// Starts `cmk server --dev` from `binary` as its own process, on CPU `core` only (with `taskset`), so that the
+/// load generator can have the other core to itself.
+pub fn start_server_process(binary: &std::path::Path, core: usize) -> BenchServer {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("taskset")
+        .arg("-c")
+        .arg(core.to_string())
+        .arg(binary)
+        .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("CMK_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("taskset and a release build of cmk (cargo build --release -p cmk)");
+    let stdout = child.stdout.take().unwrap();
+    let mut port = None;
+    for line in std::io::BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(base) = line.strip_prefix("cmk: ready at ") {
+            port = base.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+            break;
+        }
+    }
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.expect("the server printed its address")));
+    let creds: DevCredentials =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dev-credentials.json")).unwrap()).unwrap();
+    let client = client_for(&creds, addr);
+    BenchServer {
+        server: None,
+        process: Some(child),
+        addr,
+        creds,
+        client,
+        _dir: dir,
+    }
+}
+
+impl Drop for BenchServer {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.process {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 struct LocalhostResolver(std::net::SocketAddr);
@@ -100,14 +161,12 @@ pub async fn start_server() -> BenchServer {
     settings.listen = "127.0.0.1:0".parse().unwrap();
     let server = cmk_server::start(settings).await.unwrap();
     let creds = server.dev_credentials.clone().unwrap();
-    let ca = reqwest::Certificate::from_pem(&std::fs::read(&creds.ca_file).unwrap()).unwrap();
-    let client = reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .dns_resolver(std::sync::Arc::new(LocalhostResolver(server.local_addr)))
-        .build()
-        .unwrap();
+    let addr = server.local_addr;
+    let client = client_for(&creds, addr);
     BenchServer {
-        server,
+        server: Some(server),
+        process: None,
+        addr,
         creds,
         client,
         _dir: dir,
