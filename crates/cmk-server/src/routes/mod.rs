@@ -71,7 +71,7 @@ async fn not_found(uri: Uri) -> ApiError {
     )
 }
 
-async fn method_not_allowed(request: Request) -> ApiError {
+pub(super) async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::arm(
         StatusCode::METHOD_NOT_ALLOWED,
         "MethodNotAllowed",

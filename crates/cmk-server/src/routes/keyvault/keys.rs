@@ -207,6 +207,10 @@ fn add_deletion(mut json: Value, base: &str, name: &str, deletion: &Deletion) ->
     json
 }
 
+fn deleted_key_bundle(base: &str, view: &KeyView, deletion: &Deletion) -> Value {
+    add_deletion(key_bundle(base, view), base, &view.name, deletion)
+}
+
 fn item_json(base: &str, item: &KeyItem, versioned: bool) -> Value {
     let kid = if versioned {
         format!("{base}/keys/{}/{}", item.name, item.version)
@@ -435,12 +439,7 @@ async fn delete_key(
 ) -> Result<Json<Value>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyPermission::Delete)?;
     let (view, deletion) = state.vaults.delete_key(&access, &name).await?;
-    Ok(Json(add_deletion(
-        key_bundle(&base, &view),
-        &base,
-        &view.name,
-        &deletion,
-    )))
+    Ok(Json(deleted_key_bundle(&base, &view, &deletion)))
 }
 
 async fn get_deleted(
@@ -450,12 +449,7 @@ async fn get_deleted(
 ) -> Result<Json<Value>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyPermission::Get)?;
     let (view, deletion) = state.vaults.get_deleted_key(&access, &name).await?;
-    Ok(Json(add_deletion(
-        key_bundle(&base, &view),
-        &base,
-        &view.name,
-        &deletion,
-    )))
+    Ok(Json(deleted_key_bundle(&base, &view, &deletion)))
 }
 
 async fn list_deleted(

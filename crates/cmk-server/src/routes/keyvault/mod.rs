@@ -35,7 +35,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
         ))
         .route_layer(middleware::from_fn(require_api_version))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(super::method_not_allowed)
 }
 
 /// The vault named by `host` (`kv1.vault.localhost:8443` → `kv1`), if it is a vault host of this deployment.
@@ -68,18 +68,6 @@ async fn not_found(request: Request) -> ApiError {
         StatusCode::NOT_FOUND,
         "NotFound",
         format!("No operation matches the path '{}'.", request.uri().path()),
-    )
-}
-
-async fn method_not_allowed(request: Request) -> ApiError {
-    ApiError::arm(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "MethodNotAllowed",
-        format!(
-            "The method '{}' is not allowed on '{}'.",
-            request.method(),
-            request.uri().path()
-        ),
     )
 }
 
