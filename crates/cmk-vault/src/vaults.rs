@@ -283,17 +283,7 @@ impl Vaults {
                 self.ensure_tenant(&vault).await?;
                 vault.tags = definition.tags;
                 vault.updated = now;
-                let record = VaultRecord {
-                    vault: vault.clone(),
-                    state: VaultState::Active,
-                };
-                self.store()
-                    .commit(vec![records::replace(keys::vault(name), &record, current.revision)?])
-                    .await?;
-                self.publish(VaultEvent::VaultUpdated {
-                    vault: vault.name.to_ascii_lowercase(),
-                });
-                Ok((vault, false))
+                Ok((self.save_updated(name, vault, current.revision).await?, false))
             }
             Some(deleted) => {
                 let vault = &deleted.value.vault;
@@ -428,17 +418,22 @@ impl Vaults {
             vault.tags = tags;
         }
         vault.updated = self.clock().now();
+        self.save_updated(name, vault, current.revision).await
+    }
+
+    /// Stores an updated active vault over `revision` and tells consumers.
+    async fn save_updated(&self, name: &str, vault: Vault, revision: u64) -> Result<Vault, VaultError> {
         let record = VaultRecord {
-            vault: vault.clone(),
+            vault,
             state: VaultState::Active,
         };
         self.store()
-            .commit(vec![records::replace(keys::vault(name), &record, current.revision)?])
+            .commit(vec![records::replace(keys::vault(name), &record, revision)?])
             .await?;
         self.publish(VaultEvent::VaultUpdated {
-            vault: vault.name.to_ascii_lowercase(),
+            vault: record.vault.name.to_ascii_lowercase(),
         });
-        Ok(vault)
+        Ok(record.vault)
     }
 
     pub async fn update_access_policies(
@@ -455,17 +450,7 @@ impl Vaults {
         vault.access_policies = merge_policies(&vault.access_policies, &change, how);
         validate_access_policies(&vault.access_policies)?;
         vault.updated = self.clock().now();
-        let record = VaultRecord {
-            vault: vault.clone(),
-            state: VaultState::Active,
-        };
-        self.store()
-            .commit(vec![records::replace(keys::vault(name), &record, current.revision)?])
-            .await?;
-        self.publish(VaultEvent::VaultUpdated {
-            vault: vault.name.to_ascii_lowercase(),
-        });
-        Ok(vault)
+        self.save_updated(name, vault, current.revision).await
     }
 
     /// Active vaults of the subscription, optionally of one resource group, in name order.
