@@ -58,6 +58,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     config: DirectoryConfig,
     signing: signing::SigningKeys,
+    verified_tokens: tokens::VerifiedTokenCache,
 }
 
 impl Directory {
@@ -75,6 +76,7 @@ impl Directory {
                 clock,
                 config,
                 signing,
+                verified_tokens: Default::default(),
             }),
         })
     }

@@ -5,6 +5,8 @@
 use cmk_core::Timestamp;
 use cmk_crypto::SecretString;
 use cmk_crypto::jws::{self, JwsError, UnverifiedJws};
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{ClientId, ObjectId, ServicePrincipal, TenantId, keys};
@@ -53,8 +55,8 @@ pub struct IssuedToken {
     pub resource: String,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-struct Claims {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Claims {
     aud: String,
     iss: String,
     iat: i64,
@@ -269,16 +271,25 @@ impl Directory {
     /// The one token check of the product: signature (RS256 by a directory key), issuer, audience of `plane`,
     /// expiry and not-before (with the configured skew), and tenant.
     pub fn validate_token(&self, token: &str, plane: Plane, tenant: TenantRule) -> Result<VerifiedToken, TokenError> {
-        let parsed = UnverifiedJws::parse(token)?;
-        let kid = parsed.header().kid.as_deref().ok_or(TokenError::UnknownSigningKey)?;
-        let key = self
-            .inner
-            .signing
-            .verification_key(kid)
-            .ok_or(TokenError::UnknownSigningKey)?;
-        let payload = parsed.verify_rs256(key)?;
-        let claims: Claims =
-            serde_json::from_slice(&payload).map_err(|e| TokenError::Malformed(format!("claims: {e}")))?;
+        let claims = match self.inner.verified_tokens.get(token) {
+            Some(claims) => claims,
+            None => {
+                let parsed = UnverifiedJws::parse(token)?;
+                let kid = parsed.header().kid.as_deref().ok_or(TokenError::UnknownSigningKey)?;
+                let key = self
+                    .inner
+                    .signing
+                    .verification_key(kid)
+                    .ok_or(TokenError::UnknownSigningKey)?;
+                let payload = parsed.verify_rs256(key)?;
+                let claims: Arc<Claims> = Arc::new(
+                    serde_json::from_slice(&payload).map_err(|e| TokenError::Malformed(format!("claims: {e}")))?,
+                );
+                self.inner.verified_tokens.put(token, claims.clone());
+                claims
+            }
+        };
+        let claims = claims.as_ref().clone();
 
         if claims.iss != self.issuer(&claims.tid) || claims.ver != "2.0" {
             return Err(TokenError::WrongIssuer(claims.iss));
@@ -391,5 +402,31 @@ mod tests {
             normalize_resource("https://Vault.localhost:8443/"),
             normalize_resource("https://vault.localhost:8443")
         );
+    }
+}
+
+/// Tokens whose signature has been verified, with their claims. A caller sends the same token with every request
+/// for an hour, and an RS256 verification costs more than the rest of the check: verify once, then check only
+/// time, issuer, audience and tenant. The key is the whole token, so only the very bytes that were verified hit.
+#[derive(Default)]
+pub(crate) struct VerifiedTokenCache {
+    tokens: std::sync::Mutex<std::collections::HashMap<String, Arc<Claims>>>,
+}
+
+/// Entries kept at most; past that the cache starts over.
+const VERIFIED_TOKEN_LIMIT: usize = 10_000;
+
+impl VerifiedTokenCache {
+    fn get(&self, token: &str) -> Option<Arc<Claims>> {
+        self.tokens.lock().ok()?.get(token).cloned()
+    }
+
+    fn put(&self, token: &str, claims: Arc<Claims>) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            if tokens.len() >= VERIFIED_TOKEN_LIMIT {
+                tokens.clear();
+            }
+            tokens.insert(token.to_owned(), claims);
+        }
     }
 }

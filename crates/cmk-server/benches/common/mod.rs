@@ -87,9 +87,11 @@ pub struct BenchServer {
 
 fn client_for(creds: &DevCredentials, addr: std::net::SocketAddr) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&creds.ca_file).unwrap()).unwrap();
+    // HTTP/1.1, as the Azure SDKs (requests, urllib3) speak it.
     reqwest::Client::builder()
         .tls_certs_only([ca])
         .dns_resolver(std::sync::Arc::new(LocalhostResolver(addr)))
+        .http1_only()
         .build()
         .unwrap()
 }
