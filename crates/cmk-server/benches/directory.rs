@@ -13,8 +13,7 @@
 mod common;
 
 use cmk_crypto::rsa::RsaPrivateKey;
-use cmk_server::Settings;
-use common::{CONCURRENCY, http_rate, raw_rate};
+use common::{CONCURRENCY, http_rate, raw_rate, start_server};
 
 fn main() {
     let key = RsaPrivateKey::generate(2048).unwrap();
@@ -32,18 +31,9 @@ fn main() {
         .build()
         .unwrap();
     let (token_rate, read_rate) = runtime.block_on(async {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = Settings::new(dir.path().to_owned());
-        settings.dev = true;
-        settings.listen = "127.0.0.1:0".parse().unwrap();
-        let server = cmk_server::start(settings).await.unwrap();
-        let creds = server.dev_credentials.clone().unwrap();
-        let ca = reqwest::Certificate::from_pem(&std::fs::read(&creds.ca_file).unwrap()).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .resolve("localhost", server.local_addr)
-            .build()
-            .unwrap();
+        let mut bench = start_server().await;
+        let creds = bench.creds.clone();
+        let client = bench.client.clone();
         let token_url = format!("{}/{}/oauth2/v2.0/token", creds.authority, creds.tenant_id);
         let form = vec![
             ("grant_type".to_owned(), "client_credentials".to_owned()),
@@ -63,16 +53,7 @@ fn main() {
         })
         .await;
 
-        let token: serde_json::Value = client
-            .post(&token_url)
-            .form(&form)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = token["access_token"].as_str().unwrap().to_owned();
+        let token = bench.token(&creds.management_scope).await;
         let read_url = format!(
             "{}/subscriptions/{}?api-version=2022-12-01",
             creds.authority, creds.subscription_id
@@ -86,7 +67,9 @@ fn main() {
             }
         })
         .await;
-        server.shutdown().await.unwrap();
+        if let Some(server) = bench.server.take() {
+            server.shutdown().await.unwrap();
+        }
         (token_rate, read_rate)
     });
 

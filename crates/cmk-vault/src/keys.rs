@@ -782,6 +782,15 @@ impl Vaults {
         }
     }
 
+    /// Stores a changed key record over `revision`.
+    async fn store_key(&self, vault: &Vault, record: &KeyRecord, revision: u64) -> Result<(), VaultError> {
+        let key = store_keys::key(&vault.name, &record.name);
+        self.store()
+            .commit(vec![records::replace(key, record, revision)?])
+            .await?;
+        Ok(())
+    }
+
     /// The stored spelling of an active key's name.
     pub(crate) async fn key_name(&self, vault: &Vault, name: &str) -> Result<String, VaultError> {
         Ok(self.active_key(vault, name).await?.value.name)
@@ -887,13 +896,7 @@ impl Vaults {
         }
         meta.updated = self.clock().now();
         let meta = meta.clone();
-        self.store()
-            .commit(vec![records::replace(
-                store_keys::key(&vault.name, name),
-                &record,
-                current.revision,
-            )?])
-            .await?;
+        self.store_key(vault, &record, current.revision).await?;
         self.publish(VaultEvent::KeyUpdated {
             vault: vault.name.to_ascii_lowercase(),
             key: record.name.to_ascii_lowercase(),
@@ -984,13 +987,7 @@ impl Vaults {
             deleted_date: deletion.deleted_date,
             scheduled_purge_date: deletion.scheduled_purge_date,
         };
-        self.store()
-            .commit(vec![records::replace(
-                store_keys::key(&vault.name, name),
-                &record,
-                current.revision,
-            )?])
-            .await?;
+        self.store_key(vault, &record, current.revision).await?;
         tracing::info!(vault = %vault.name, key = %record.name, "deleted key");
         self.publish(VaultEvent::KeyDeleted {
             vault: vault.name.to_ascii_lowercase(),
@@ -1052,13 +1049,7 @@ impl Vaults {
         let current = self.deleted_key(vault, name).await?;
         let mut record = current.value;
         record.state = KeyState::Active;
-        self.store()
-            .commit(vec![records::replace(
-                store_keys::key(&vault.name, name),
-                &record,
-                current.revision,
-            )?])
-            .await?;
+        self.store_key(vault, &record, current.revision).await?;
         tracing::info!(vault = %vault.name, key = %record.name, "recovered key");
         self.publish(VaultEvent::KeyRecovered {
             vault: vault.name.to_ascii_lowercase(),
