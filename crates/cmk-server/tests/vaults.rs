@@ -227,6 +227,27 @@ async fn invalid_vault_definitions_are_refused_with_precise_codes() {
         ),
         (
             "ok-name",
+            with(&|b| b["properties"]["createMode"] = json!("recover")),
+            StatusCode::NOT_FOUND,
+            "ResourceNotFound",
+        ),
+        (
+            "ok-name",
+            with(&|b| b["properties"]["publicNetworkAccess"] = json!("sometimes")),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+        ),
+        (
+            "ok-name",
+            with(&|b| {
+                let policy = b["properties"]["accessPolicies"][0].clone();
+                b["properties"]["accessPolicies"] = json!([policy.clone(), policy]);
+            }),
+            StatusCode::BAD_REQUEST,
+            "BadRequest",
+        ),
+        (
+            "ok-name",
             "{not json".to_owned(),
             StatusCode::BAD_REQUEST,
             "InvalidRequestContent",
