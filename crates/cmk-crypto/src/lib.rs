@@ -13,8 +13,10 @@
 //!   RS*/PS* sign and verify over a digest, JWK import; RS256 for access tokens.
 //! - [`jws`]: compact JWS (RS256) as used by access tokens.
 //! - [`secret_hash`]: salted hashes of client secrets.
+//! - [`data_key`]: AES-256-GCM data keys that encrypt content at rest.
 #![forbid(unsafe_code)]
 
+pub mod data_key;
 pub mod encoding;
 pub mod jws;
 pub mod random;

@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, NONCE_LEN, Nonce, RandomizedNonceKey};
+use aws_lc_rs::{constant_time, hmac};
 
 use crate::CryptoError;
 use crate::random::random_array;
@@ -18,6 +19,8 @@ const SEAL_FORMAT_V1: u8 = 1;
 
 pub struct RootKey {
     key: RandomizedNonceKey,
+    /// For [`RootKey::mac`]; derived from the root key so the two algorithms never share a key.
+    mac_key: hmac::Key,
 }
 
 impl fmt::Debug for RootKey {
@@ -32,7 +35,9 @@ impl RootKey {
             return Err(CryptoError::InvalidKey("a root key is exactly 32 bytes"));
         }
         let key = RandomizedNonceKey::new(&AES_256_GCM, bytes).map_err(|_| CryptoError::InvalidKey("root key"))?;
-        Ok(Self { key })
+        let derived = hmac::sign(&hmac::Key::new(hmac::HMAC_SHA256, bytes), b"cmk root key: mac key");
+        let mac_key = hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref());
+        Ok(Self { key, mac_key })
     }
 
     pub fn generate() -> Result<Self, CryptoError> {
@@ -85,6 +90,23 @@ impl RootKey {
         Ok(sealed)
     }
 
+    /// An HMAC-SHA-256 of `data` for `purpose`: lets the server hand out a value it can later recognize
+    /// without storing it.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> [u8; 32] {
+        let mut context = hmac::Context::with_key(&self.mac_key);
+        context.update(&(purpose.len() as u64).to_be_bytes());
+        context.update(purpose.as_bytes());
+        context.update(data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(context.sign().as_ref());
+        out
+    }
+
+    /// Whether `tag` is [`RootKey::mac`] of `data` for `purpose`, compared in constant time.
+    pub fn verify_mac(&self, purpose: &str, data: &[u8], tag: &[u8]) -> bool {
+        constant_time::verify_slices_are_equal(&self.mac(purpose, data), tag).is_ok()
+    }
+
     pub fn unseal(&self, purpose: &str, sealed: &[u8]) -> Result<SecretBytes, CryptoError> {
         let (format, rest) = sealed.split_first().ok_or(CryptoError::Unseal)?;
         if *format != SEAL_FORMAT_V1 || rest.len() < NONCE_LEN {
@@ -107,6 +129,17 @@ impl RootKey {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn macs_depend_on_purpose_data_and_key() {
+        let key = RootKey::generate().unwrap();
+        let tag = key.mac("identity", b"abc");
+        assert!(key.verify_mac("identity", b"abc", &tag));
+        assert!(!key.verify_mac("other", b"abc", &tag));
+        assert!(!key.verify_mac("identity", b"abd", &tag));
+        assert!(!key.verify_mac("identity", b"abc", &tag[..31]));
+        assert!(!RootKey::generate().unwrap().verify_mac("identity", b"abc", &tag));
+    }
 
     #[test]
     fn seal_round_trips_and_binds_purpose() {

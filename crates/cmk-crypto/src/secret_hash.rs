@@ -47,6 +47,11 @@ impl SecretHash {
     }
 }
 
+/// Compares two secrets in constant time (for their common length; lengths are not secret).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

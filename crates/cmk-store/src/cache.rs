@@ -27,6 +27,9 @@ struct State {
 pub struct CachingStore<S> {
     inner: S,
     state: Mutex<State>,
+    /// Keys under these prefixes pass straight through: bulk data (content chunks) would only evict the
+    /// small hot records, and must not stay in memory.
+    uncached_prefixes: Vec<String>,
 }
 
 impl<S: Store> CachingStore<S> {
@@ -37,7 +40,18 @@ impl<S: Store> CachingStore<S> {
                 entries: HashMap::new(),
                 commits: 0,
             }),
+            uncached_prefixes: Vec::new(),
         }
+    }
+
+    /// Never caches keys that start with `prefix`.
+    pub fn without_caching(mut self, prefix: impl Into<String>) -> Self {
+        self.uncached_prefixes.push(prefix.into());
+        self
+    }
+
+    fn cacheable(&self, key: &str) -> bool {
+        !self.uncached_prefixes.iter().any(|p| key.starts_with(p.as_str()))
     }
 
     pub fn inner(&self) -> &S {
@@ -54,6 +68,9 @@ impl<S: Store> CachingStore<S> {
 #[async_trait]
 impl<S: Store> Store for CachingStore<S> {
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
+        if !self.cacheable(key) {
+            return self.inner.get(key).await;
+        }
         let commits_before = {
             let state = self.lock()?;
             if let Some(cached) = state.entries.get(key) {
@@ -77,9 +94,14 @@ impl<S: Store> Store for CachingStore<S> {
     }
 
     async fn commit(&self, writes: Vec<Write>) -> Result<u64, StoreError> {
-        let keys: Vec<String> = writes.iter().map(|w| w.key().to_owned()).collect();
+        let keys: Vec<String> = writes
+            .iter()
+            .map(|w| w.key().to_owned())
+            .filter(|k| self.cacheable(k))
+            .collect();
         let updates: Vec<(String, Option<Entry>)> = writes
             .iter()
+            .filter(|w| self.cacheable(w.key()))
             .map(|w| match w {
                 Write::Put { key, value, .. } => (
                     key.clone(),
