@@ -40,6 +40,15 @@ pub enum DirectoryError {
     LocationRequired,
     #[error("invalid {field}: {reason}")]
     InvalidArgument { field: &'static str, reason: String },
+    #[error("managed identity '{0}' was not found")]
+    ManagedIdentityNotFound(String),
+    #[error(
+        "the managed identity belongs to tenant '{identity_tenant}', but its resource's subscription moved to tenant '{subscription_tenant}'; disable and enable the identity to make one in the new tenant"
+    )]
+    ManagedIdentityInOtherTenant {
+        identity_tenant: String,
+        subscription_tenant: String,
+    },
     #[error("the caller is not a deployment operator")]
     NotAnOperator,
     #[error(transparent)]

@@ -7,12 +7,14 @@
 //! # Layout
 //! - [`model`]: the records and their identifiers.
 //! - [`tenants`], [`subscriptions`], [`resource_groups`], [`principals`]: one module per operation family.
+//! - [`managed_identities`]: principals that belong to a resource and get tokens without a secret.
 //! - [`tokens`]: issuing and validating access tokens; [`signing`]: the signing keys behind them.
 //! - [`bootstrap`]: the first-start defaults of a development deployment.
 #![forbid(unsafe_code)]
 
 pub mod bootstrap;
 mod error;
+pub mod managed_identities;
 pub mod model;
 pub mod principals;
 mod records;
@@ -59,6 +61,7 @@ struct Inner {
     config: DirectoryConfig,
     signing: signing::SigningKeys,
     verified_tokens: tokens::VerifiedTokenCache,
+    root_key: Arc<RootKey>,
 }
 
 impl Directory {
@@ -77,6 +80,7 @@ impl Directory {
                 config,
                 signing,
                 verified_tokens: Default::default(),
+                root_key,
             }),
         })
     }

@@ -28,6 +28,10 @@ macro_rules! guid_id {
                 Self(uuid)
             }
 
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                self.0.as_bytes()
+            }
+
             pub fn random() -> Result<Self, cmk_crypto::CryptoError> {
                 cmk_crypto::random::random_uuid().map(Self)
             }
@@ -133,6 +137,25 @@ pub struct ServicePrincipal {
     pub operator: bool,
     pub secrets: Vec<ClientSecret>,
     pub created: Timestamp,
+    /// Set for a managed identity: the resource it belongs to. It has no secrets; tokens are issued to the
+    /// resource's workloads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_identity: Option<ManagedIdentityOf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagedIdentityOf {
+    /// The ARM id of the resource (`/subscriptions/.../providers/Microsoft.CognitiveServices/accounts/x`), as
+    /// tokens carry it in `xms_mirid`.
+    pub resource_id: String,
+    pub subscription_id: SubscriptionId,
+}
+
+/// A name as it appears in store keys (lower case, printable ASCII); other services key their records by
+/// resource group name the same way.
+pub fn encode_store_name(name: &str) -> String {
+    keys::encode_name(name)
 }
 
 /// Store keys. Every key is lower case where the name it holds compares case-insensitively.

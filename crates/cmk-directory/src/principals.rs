@@ -50,6 +50,7 @@ impl Directory {
             operator,
             secrets: vec![secret_record],
             created: self.clock().now(),
+            managed_identity: None,
         };
         Ok((principal, secret))
     }

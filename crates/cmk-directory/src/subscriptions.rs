@@ -58,6 +58,36 @@ impl Directory {
         Ok(subscription)
     }
 
+    pub async fn get_subscription(&self, id: &SubscriptionId) -> Result<Subscription, DirectoryError> {
+        records::get::<Subscription>(self.store(), &keys::subscription(id))
+            .await?
+            .map(|v| v.value)
+            .ok_or_else(|| DirectoryError::SubscriptionNotFound(id.to_string()))
+    }
+
+    /// Moves a subscription, with everything in it, to another tenant. Managed identities stay in the old
+    /// tenant (see [`crate::managed_identities`]); vaults keep the tenant they were set up with.
+    pub async fn move_subscription(
+        &self,
+        _operator: &Operator,
+        id: &SubscriptionId,
+        tenant: &TenantId,
+    ) -> Result<Subscription, DirectoryError> {
+        self.get_tenant(tenant).await?;
+        let key = keys::subscription(id);
+        let current = records::get::<Subscription>(self.store(), &key)
+            .await?
+            .ok_or_else(|| DirectoryError::SubscriptionNotFound(id.to_string()))?;
+        let mut subscription = current.value;
+        let from = subscription.tenant_id;
+        subscription.tenant_id = *tenant;
+        self.store()
+            .commit(vec![records::replace(key, &subscription, current.revision)?])
+            .await?;
+        tracing::info!(subscription = %id, from = %from, to = %tenant, "moved subscription to another tenant");
+        Ok(subscription)
+    }
+
     /// The subscription named in a path, for a caller holding `token`. A subscription of another tenant is
     /// refused with [`TokenError::WrongTenant`](crate::TokenError::WrongTenant), as ARM does, rather than
     /// reported missing.

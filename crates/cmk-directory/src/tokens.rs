@@ -74,6 +74,9 @@ pub(crate) struct Claims {
     ver: String,
     /// Unique token id.
     uti: String,
+    /// A managed identity's resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    xms_mirid: Option<String>,
 }
 
 /// Why a token was refused. Each variant maps to its own error code on every plane.
@@ -223,7 +226,12 @@ impl Directory {
             });
         }
         let resource = requested_resource(request)?;
-        if self.audience_for_resource(&resource).is_none() {
+        self.ensure_known_resource(&resource)?;
+        self.sign_token(&principal, resource)
+    }
+
+    pub(crate) fn ensure_known_resource(&self, resource: &str) -> Result<(), DirectoryError> {
+        if self.audience_for_resource(resource).is_none() {
             let known: Vec<&str> = self
                 .inner
                 .config
@@ -231,15 +239,21 @@ impl Directory {
                 .iter()
                 .map(|a| a.resource_id.as_str())
                 .collect();
-            return Err(DirectoryError::UnknownResource(resource, known.join(", ")));
+            return Err(DirectoryError::UnknownResource(resource.to_owned(), known.join(", ")));
         }
-        self.sign_token(&principal, resource)
+        Ok(())
     }
 
-    fn sign_token(&self, principal: &ServicePrincipal, resource: String) -> Result<IssuedToken, DirectoryError> {
+    pub(crate) fn sign_token(
+        &self,
+        principal: &ServicePrincipal,
+        resource: String,
+    ) -> Result<IssuedToken, DirectoryError> {
         let config = &self.inner.config;
         let now = self.clock().now();
         let expires_on = now.plus_seconds(config.token_lifetime_seconds);
+        // 1: the client proved itself with a secret; 2: a managed identity (as Azure marks them).
+        let acr = if principal.managed_identity.is_some() { "2" } else { "1" };
         let claims = Claims {
             aud: resource.clone(),
             iss: self.issuer(&principal.tenant_id),
@@ -251,11 +265,12 @@ impl Directory {
             sub: principal.object_id.to_string(),
             appid: principal.client_id,
             azp: principal.client_id,
-            appidacr: "1".into(),
-            azpacr: "1".into(),
+            appidacr: acr.into(),
+            azpacr: acr.into(),
             idtyp: "app".into(),
             ver: "2.0".into(),
             uti: cmk_crypto::encoding::b64url_encode(cmk_crypto::random::random_array::<16>()?),
+            xms_mirid: principal.managed_identity.as_ref().map(|m| m.resource_id.clone()),
         };
         let (kid, key) = self.inner.signing.current();
         let token = jws::sign_rs256(key, kid, &claims)?;
