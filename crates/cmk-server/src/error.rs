@@ -29,6 +29,7 @@ pub struct ApiError {
     status: StatusCode,
     body: Body,
     www_authenticate: Option<String>,
+    extra_headers: Vec<(&'static str, String)>,
 }
 
 impl ApiError {
@@ -41,6 +42,7 @@ impl ApiError {
                 inner: None,
             },
             www_authenticate: None,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -53,6 +55,7 @@ impl ApiError {
                 description: description.into(),
             },
             www_authenticate: None,
+            extra_headers: Vec::new(),
         }
     }
 
@@ -86,6 +89,11 @@ impl ApiError {
 
     pub fn with_www_authenticate(mut self, value: String) -> Self {
         self.www_authenticate = Some(value);
+        self
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: String) -> Self {
+        self.extra_headers.push((name, value));
         self
     }
 
@@ -144,6 +152,10 @@ impl ApiError {
             }
             E::TenantNotFound(_) => Self::arm(StatusCode::NOT_FOUND, "TenantNotFound", message),
             E::ClientNotFound { .. } => Self::arm(StatusCode::NOT_FOUND, "ServicePrincipalNotFound", message),
+            E::ManagedIdentityNotFound(_) => Self::arm(StatusCode::NOT_FOUND, "ManagedIdentityNotFound", message),
+            E::ManagedIdentityInOtherTenant { .. } => {
+                Self::arm(StatusCode::BAD_REQUEST, "ManagedIdentityInOtherTenant", message)
+            }
             E::NotAnOperator => Self::arm(
                 StatusCode::FORBIDDEN,
                 "AuthorizationFailed",
@@ -304,6 +316,34 @@ impl From<VaultError> for ApiError {
     }
 }
 
+impl From<cmk_account::AccountError> for ApiError {
+    /// Maps an account error for the management plane and the account data plane (both speak
+    /// `{"error":{"code","message"}}`).
+    fn from(error: cmk_account::AccountError) -> Self {
+        use cmk_account::AccountError as E;
+        let message = error.to_string();
+        match error {
+            E::InvalidArgument { .. } => Self::arm(StatusCode::BAD_REQUEST, "BadRequest", message),
+            E::AccountNotFound { .. } => Self::arm(StatusCode::NOT_FOUND, "ResourceNotFound", message),
+            E::DeletedAccountNotFound { .. } => Self::arm(StatusCode::NOT_FOUND, "ResourceNotFound", message),
+            E::SoftDeletedExists(_) => Self::arm(StatusCode::CONFLICT, "FlagMustBeSetForRestore", message),
+            E::SubdomainTaken(_) => Self::arm(StatusCode::CONFLICT, "CustomDomainInUse", message),
+            E::Cmk(refusal) => Self::arm(StatusCode::BAD_REQUEST, refusal.code(), message),
+            E::KeyInaccessible { .. } => Self::arm(StatusCode::FORBIDDEN, "CustomerManagedKeyInaccessible", message),
+            E::ContentNotFound(_) => Self::arm(StatusCode::NOT_FOUND, "ContentNotFound", message),
+            E::InvalidContentName(_) => Self::arm(StatusCode::BAD_REQUEST, "InvalidContentName", message),
+            E::ContentTooLarge { .. } => Self::arm(StatusCode::PAYLOAD_TOO_LARGE, "ContentTooLarge", message),
+            E::Directory(e) => Self::from_directory_arm(e),
+            E::Conflict(_) => Self::arm(
+                StatusCode::CONFLICT,
+                "Conflict",
+                "The resource was changed by another request at the same time. Please retry the request.",
+            ),
+            E::Store(_) | E::Crypto(_) | E::Corrupt(_) => Self::internal(message),
+        }
+    }
+}
+
 impl From<DirectoryError> for ApiError {
     fn from(error: DirectoryError) -> Self {
         Self::from_directory_arm(error)
@@ -347,6 +387,11 @@ impl IntoResponse for ApiError {
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(value) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        for (name, value) in self.extra_headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                response.headers_mut().insert(name, value);
+            }
         }
         response
     }

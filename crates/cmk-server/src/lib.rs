@@ -18,6 +18,7 @@ mod files;
 mod routes;
 mod tls;
 mod urls;
+mod vault_client;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -49,6 +50,10 @@ pub struct Settings {
     pub public_port: Option<u16>,
     pub root_key_file: Option<PathBuf>,
     pub token_lifetime_seconds: i64,
+    /// How long an account keeps an unwrapped data key in memory before asking the vault again.
+    pub account_key_cache_seconds: u64,
+    /// How often accounts with customer-managed keys re-check access (`None`: 5 s in development, else 60 s).
+    pub account_key_poll_seconds: Option<u64>,
 }
 
 impl Settings {
@@ -64,6 +69,8 @@ impl Settings {
             public_port: None,
             root_key_file: None,
             token_lifetime_seconds: 3599,
+            account_key_cache_seconds: 300,
+            account_key_poll_seconds: None,
         }
     }
 }
@@ -90,6 +97,7 @@ pub enum ServerError {
 pub(crate) struct AppState {
     pub directory: Directory,
     pub vaults: cmk_vault::Vaults,
+    pub accounts: cmk_account::Accounts,
     pub audit: cmk_vault::audit::AuditLog,
     pub urls: Arc<PublicUrls>,
     /// Present only in development mode.
@@ -106,6 +114,7 @@ pub struct RunningServer {
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     scheduler: tokio::task::JoinHandle<()>,
+    key_monitor: tokio::task::JoinHandle<()>,
     /// Released when the server is dropped.
     _data_dir_lock: Option<std::fs::File>,
 }
@@ -121,6 +130,7 @@ impl RunningServer {
     pub async fn wait(self) -> Result<(), ServerError> {
         let result = self.task.await;
         self.scheduler.abort();
+        self.key_monitor.abort();
         match result {
             Ok(result) => result.map_err(|e| ServerError::Io(format!("server: {e}"))),
             Err(e) => Err(ServerError::Io(format!("server task: {e}"))),
@@ -159,10 +169,12 @@ fn lock_data_dir(settings: &Settings) -> Result<Option<std::fs::File>, ServerErr
 async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServerError> {
     Ok(match &settings.postgres_url {
         Some(url) => Arc::new(cmk_store_postgres::PostgresStore::connect(url).await?),
-        // The embedded store belongs to this process alone, so reads can be served from memory.
-        None => Arc::new(cmk_store::CachingStore::new(
-            cmk_store_sqlite::SqliteStore::open(&settings.data_dir.join("cmk.db")).await?,
-        )),
+        // The embedded store belongs to this process alone, so reads can be served from memory; account
+        // content is never cached, so it stays bounded and nothing is served from memory after revocation.
+        None => Arc::new(
+            cmk_store::CachingStore::new(cmk_store_sqlite::SqliteStore::open(&settings.data_dir.join("cmk.db")).await?)
+                .without_caching(cmk_account::CONTENT_PREFIX),
+        ),
     })
 }
 
@@ -240,12 +252,45 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         _ => None,
     };
 
-    let vaults = cmk_vault::Vaults::new(store.clone(), directory.clone(), root_key);
-    let scheduler = tokio::spawn(run_rotation_schedule(vaults.clone(), settings.dev));
+    let vaults = cmk_vault::Vaults::new(store.clone(), directory.clone(), root_key.clone());
+    let trusted_ca = match (&ca_file, &settings.tls_cert) {
+        (Some(ca), _) => {
+            Some(std::fs::read(ca).map_err(|e| ServerError::Io(format!("reading {}: {e}", ca.display())))?)
+        }
+        (None, Some(cert)) => {
+            Some(std::fs::read(cert).map_err(|e| ServerError::Io(format!("reading {}: {e}", cert.display())))?)
+        }
+        (None, None) => None,
+    };
+    let vault_client = vault_client::HttpVaultClient::new(
+        directory.clone(),
+        urls.vault_resource(),
+        local_addr,
+        trusted_ca.as_deref(),
+    )
+    .map_err(ServerError::Tls)?;
+    let poll_seconds = settings
+        .account_key_poll_seconds
+        .unwrap_or(if settings.dev { 5 } else { 60 })
+        .max(1);
+    let accounts = cmk_account::Accounts::new(
+        store.clone(),
+        directory.clone(),
+        root_key,
+        Arc::new(vault_client),
+        cmk_account::AccountsConfig {
+            key_cache: std::time::Duration::from_secs(settings.account_key_cache_seconds),
+            poll_interval: std::time::Duration::from_secs(poll_seconds),
+            ..cmk_account::AccountsConfig::default()
+        },
+    );
+    let key_monitor = tokio::spawn(run_key_monitor(accounts.clone(), vaults.subscribe()));
+    let scheduler = tokio::spawn(run_rotation_schedule(vaults.clone(), accounts.clone(), settings.dev));
     let audit = cmk_vault::audit::AuditLog::start(store.clone()).map_err(|e| ServerError::Io(e.to_string()))?;
     let state = AppState {
         directory,
         vaults,
+        accounts,
         audit,
         urls: Arc::new(urls.clone()),
         dev_clock,
@@ -265,13 +310,14 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         handle,
         task,
         scheduler,
+        key_monitor,
         _data_dir_lock: data_dir_lock,
     })
 }
 
 /// Carries out key rotation policies and purges what has passed its retention period. The development clock can jump days ahead, so a development server
 /// looks every second; otherwise once a minute is as precise as policies measured in days need.
-async fn run_rotation_schedule(vaults: cmk_vault::Vaults, dev: bool) {
+async fn run_rotation_schedule(vaults: cmk_vault::Vaults, accounts: cmk_account::Accounts, dev: bool) {
     let period = std::time::Duration::from_secs(if dev { 1 } else { 60 });
     let mut ticker = tokio::time::interval(period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -285,6 +331,52 @@ async fn run_rotation_schedule(vaults: cmk_vault::Vaults, dev: bool) {
         }
         if let Err(e) = vaults.purge_expired_keys().await {
             tracing::warn!(error = %e, "purging expired keys failed; retrying at the next tick");
+        }
+        if let Err(e) = accounts.purge_expired_accounts().await {
+            tracing::warn!(error = %e, "purging expired accounts failed; retrying at the next tick");
+        }
+        if let Err(e) = accounts.sweep_pending().await {
+            tracing::warn!(error = %e, "deleting unreferenced content failed; retrying at the next tick");
+        }
+    }
+}
+
+/// Keeps every account's view of its customer key current: a vault change event re-checks the accounts that use
+/// that vault at once (revocation within about a second); the poll re-checks all of them, for events that were
+/// missed or changes that send none (a follow-the-latest key's new version from another deployment).
+async fn run_key_monitor(
+    accounts: cmk_account::Accounts,
+    events: tokio::sync::broadcast::Receiver<cmk_vault::events::VaultEvent>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut events = Some(events);
+    let mut ticker = tokio::time::interval(accounts.config().poll_interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let next_event = async {
+            match events.as_mut() {
+                Some(receiver) => receiver.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            event = next_event => match event {
+                Ok(event) => {
+                    if let Err(e) = accounts.recheck_vault(event.vault()).await {
+                        tracing::warn!(error = %e, vault = event.vault(), "re-checking accounts after a vault change failed");
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!(missed, "missed vault change events; re-checking every account");
+                    let _ = accounts.recheck_all().await;
+                }
+                Err(RecvError::Closed) => events = None,
+            },
+            _ = ticker.tick() => {
+                if let Err(e) = accounts.recheck_all().await {
+                    tracing::warn!(error = %e, "re-checking customer-managed keys failed; retrying at the next poll");
+                }
+            }
         }
     }
 }

@@ -55,6 +55,14 @@ impl PublicUrls {
         )
     }
 
+    /// An account's endpoint, e.g. `https://contoso.cognitiveservices.localhost:8443/`.
+    pub fn account_endpoint(&self, subdomain: &str) -> String {
+        format!(
+            "https://{}/",
+            self.host_port(&format!("{subdomain}.cognitiveservices.{}", self.dns_suffix))
+        )
+    }
+
     /// The suffix of vault host names, in the form az's `suffix_keyvault_dns` takes.
     pub fn vault_dns_suffix(&self) -> String {
         format!(".vault.{}", self.dns_suffix)

@@ -37,8 +37,15 @@ pub struct ServerArgs {
     /// The root key file [default: root.key in the data folder]; several nodes on one PostgreSQL share it.
     #[arg(long, value_name = "FILE")]
     root_key_file: Option<PathBuf>,
+    /// How long an account keeps an unwrapped data key in memory before asking its vault again [default: 300].
+    #[arg(long, value_name = "SECONDS")]
+    account_key_cache_seconds: Option<u64>,
+    /// How often accounts re-check access to their customer-managed keys [default: 5 with --dev, else 60].
+    #[arg(long, value_name = "SECONDS")]
+    account_key_poll_seconds: Option<u64>,
     /// A TOML file with the same settings (flags win): listen, data_dir, dns_suffix, storage, public_port,
-    /// tls_cert, tls_key, root_key_file, token_lifetime_seconds.
+    /// tls_cert, tls_key, root_key_file, token_lifetime_seconds, account_key_cache_seconds,
+    /// account_key_poll_seconds.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -55,6 +62,8 @@ struct ConfigFile {
     tls_key: Option<PathBuf>,
     root_key_file: Option<PathBuf>,
     token_lifetime_seconds: Option<i64>,
+    account_key_cache_seconds: Option<u64>,
+    account_key_poll_seconds: Option<u64>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -113,6 +122,18 @@ fn settings(args: ServerArgs) -> Result<cmk_server::Settings, String> {
             return Err("token_lifetime_seconds must be between 300 and 86400".into());
         }
         settings.token_lifetime_seconds = lifetime;
+    }
+    if let Some(seconds) = args.account_key_cache_seconds.or(file.account_key_cache_seconds) {
+        if seconds > 86_400 {
+            return Err("account_key_cache_seconds must be at most 86400".into());
+        }
+        settings.account_key_cache_seconds = seconds;
+    }
+    if let Some(seconds) = args.account_key_poll_seconds.or(file.account_key_poll_seconds) {
+        if !(1..=86_400).contains(&seconds) {
+            return Err("account_key_poll_seconds must be between 1 and 86400".into());
+        }
+        settings.account_key_poll_seconds = Some(seconds);
     }
     Ok(settings)
 }

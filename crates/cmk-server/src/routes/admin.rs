@@ -1,5 +1,7 @@
-//! The admin API of a deployment's operators, under `/cmk/admin`: tenants, subscriptions and service
-//! principals, and in development mode the clock. Callers need a management-plane token of an operator.
+//! The admin API under `/cmk/admin`. Operators manage tenants, subscriptions (and their moves between tenants)
+//! and service principals, read the audit log, and in development mode shift the clock. Owners of an account
+//! (principals of its subscription's tenant) read its managed identity's endpoint secret and set up a
+//! customer-managed key in one call, as the portal does.
 
 use axum::Json;
 use axum::Router;
@@ -26,7 +28,13 @@ pub(super) fn router(dev: bool) -> Router<AppState> {
             "/cmk/admin/tenants/{tenant}/servicePrincipals",
             post(create_service_principal),
         )
-        .route("/cmk/admin/audit", get(read_audit));
+        .route("/cmk/admin/audit", get(read_audit))
+        .route("/cmk/admin/subscriptions/{subscription}/move", post(move_subscription))
+        .route("/cmk/admin/managedIdentities", get(read_managed_identity))
+        .route(
+            "/cmk/admin/configureCustomerManagedKey",
+            post(configure_customer_managed_key),
+        );
     if dev {
         router
             .route("/cmk/admin/clock", get(read_clock))
@@ -256,4 +264,182 @@ async fn read_audit(
         })
         .collect();
     Ok(Json(json!({ "value": value })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct MoveBody {
+    tenant_id: String,
+}
+
+async fn move_subscription(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    Path(subscription): Path<String>,
+    JsonBody(body): JsonBody<MoveBody>,
+) -> Result<Json<Value>, ApiError> {
+    let operator = operator(&state, &caller).await?;
+    let id = cmk_directory::model::SubscriptionId::parse(&subscription)
+        .ok_or_else(|| DirectoryError::InvalidSubscriptionId(subscription.clone()))?;
+    let tenant = tenant_id(&body.tenant_id)?;
+    let moved = state.directory.move_subscription(&operator, &id, &tenant).await?;
+    // S9: the accounts' identities stay behind; their keys become inaccessible now, not at the next poll.
+    state.accounts.recheck_subscription(&id).await?;
+    Ok(Json(json!({
+        "subscriptionId": moved.id.to_string(),
+        "tenantId": moved.tenant_id.to_string(),
+        "displayName": moved.display_name,
+    })))
+}
+
+/// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{name}`, any case.
+fn parse_account_id(id: &str) -> Result<(String, String, String), ApiError> {
+    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [s, sub, r, rg, p, ns, a, name]
+            if s.eq_ignore_ascii_case("subscriptions")
+                && r.eq_ignore_ascii_case("resourceGroups")
+                && p.eq_ignore_ascii_case("providers")
+                && ns.eq_ignore_ascii_case("Microsoft.CognitiveServices")
+                && a.eq_ignore_ascii_case("accounts") =>
+        {
+            Ok(((*sub).to_owned(), (*rg).to_owned(), (*name).to_owned()))
+        }
+        _ => Err(ApiError::arm(
+            StatusCode::BAD_REQUEST,
+            "InvalidResourceId",
+            format!(
+                "'{id}' is not an account id: expected /subscriptions/{{s}}/resourceGroups/{{rg}}/providers/Microsoft.CognitiveServices/accounts/{{name}}."
+            ),
+        )),
+    }
+}
+
+async fn read_managed_identity(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>, ApiError> {
+    let query = crate::routes::arm::query_map(&uri);
+    let resource_id = query.get("resourceId").ok_or_else(|| {
+        ApiError::arm(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            "The query parameter resourceId (the account's id) is required.",
+        )
+    })?;
+    let (subscription, resource_group, name) = parse_account_id(resource_id)?;
+    let subscription = state.directory.authorize_subscription(&caller.0, &subscription).await?;
+    let account = state.accounts.get(&subscription, &resource_group, &name).await?;
+    let identity = account.identity.as_ref().ok_or_else(|| {
+        ApiError::arm(
+            StatusCode::BAD_REQUEST,
+            "IdentityNotEnabled",
+            format!("The account '{name}' has no managed identity; set identity.type to SystemAssigned first."),
+        )
+    })?;
+    let secret = state
+        .directory
+        .identity_endpoint_secret(&identity.tenant_id, &identity.client_id);
+    let authority = state.urls.authority();
+    Ok(Json(json!({
+        "resourceId": account.resource_id(),
+        "principalId": identity.principal_id.to_string(),
+        "clientId": identity.client_id.to_string(),
+        "tenantId": identity.tenant_id.to_string(),
+        "identityEndpoint": format!("{authority}/msi/token"),
+        "identityHeader": secret,
+        "imdsAuthorityHost": format!("{authority}/msi/{secret}"),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ConfigureCmkBody {
+    account_id: String,
+    key_vault_uri: String,
+    key_name: String,
+    #[serde(default)]
+    key_version: Option<String>,
+}
+
+/// What the portal does when a customer picks a key: enable the account's identity, grant it get, wrapKey and
+/// unwrapKey on the vault, and switch the key on. The caller needs access to both subscriptions.
+async fn configure_customer_managed_key(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    JsonBody(body): JsonBody<ConfigureCmkBody>,
+) -> Result<Json<Value>, ApiError> {
+    use cmk_account::accounts::{AccountPatch, EncryptionSpec, IdentityType};
+    use cmk_account::model::CustomerKeySpec;
+    use cmk_vault::model::{AccessPolicy, KeyPermission, Permissions};
+
+    let (subscription, resource_group, name) = parse_account_id(&body.account_id)?;
+    let subscription = state.directory.authorize_subscription(&caller.0, &subscription).await?;
+    let spec = cmk_account::encryption::validate_customer_key(CustomerKeySpec {
+        vault_uri: body.key_vault_uri,
+        key_name: body.key_name,
+        key_version: body.key_version,
+        identity_client_id: None,
+    })
+    .map_err(cmk_account::AccountError::from)?;
+    let vault_name = cmk_account::encryption::vault_name_of(&spec.vault_uri).to_owned();
+    let vault = state.vaults.data_plane_vault(&vault_name).await.map_err(|_| {
+        ApiError::arm(
+            StatusCode::BAD_REQUEST,
+            "KeyVaultNotFound",
+            format!(
+                "The key vault '{vault_name}' is not a vault of this deployment, so access cannot be granted here; grant the identity get, wrapKey and unwrapKey yourself and set the key with an update."
+            ),
+        )
+    })?;
+    let mut account = state.accounts.get(&subscription, &resource_group, &name).await?;
+    if account.identity.is_none() {
+        let patch = AccountPatch {
+            identity: Some(IdentityType::SystemAssigned),
+            ..AccountPatch::default()
+        };
+        account = state
+            .accounts
+            .update(&subscription, &resource_group, &name, patch)
+            .await?;
+    }
+    let identity = account
+        .identity
+        .clone()
+        .ok_or_else(|| ApiError::internal("the identity was enabled but is missing"))?;
+    let vault_subscription = state
+        .directory
+        .authorize_subscription(&caller.0, &vault.subscription_id.to_string())
+        .await?;
+    let grant = AccessPolicy {
+        tenant_id: identity.tenant_id,
+        object_id: identity.principal_id.to_string(),
+        application_id: None,
+        permissions: Permissions {
+            keys: [KeyPermission::Get, KeyPermission::WrapKey, KeyPermission::UnwrapKey]
+                .into_iter()
+                .collect(),
+            ..Permissions::default()
+        },
+    };
+    state
+        .vaults
+        .update_access_policies(
+            &vault_subscription,
+            &vault.resource_group,
+            &vault.name,
+            cmk_vault::vaults::AccessPolicyUpdate::Add,
+            vec![grant],
+        )
+        .await?;
+    let patch = AccountPatch {
+        encryption: Some(EncryptionSpec::Customer(spec)),
+        ..AccountPatch::default()
+    };
+    let account = state
+        .accounts
+        .update(&subscription, &resource_group, &name, patch)
+        .await?;
+    Ok(Json(crate::routes::arm::accounts::account_json(&state, &account)))
 }

@@ -1,8 +1,10 @@
 //! The route table of every plane, and the middleware all requests pass.
 
+mod account_data;
 mod admin;
 pub(crate) mod arm;
 mod directory;
+mod identity;
 pub(crate) mod keyvault;
 
 use std::time::Instant;
@@ -22,24 +24,35 @@ use crate::error::ApiError;
 pub(crate) fn app(state: AppState) -> Router {
     let main = Router::new()
         .merge(directory::router())
+        .merge(identity::router())
         .merge(arm::router(state.clone()))
         .merge(admin::router(state.dev_clock.is_some()))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
     let vaults = keyvault::router(state.clone()).with_state(state.clone());
+    let accounts = account_data::router().with_state(state.clone());
     let dns_suffix = state.urls.dns_suffix.clone();
-    // Planes are told apart by host, as in Azure: `{vault}.vault.{suffix}` is a vault's data plane.
+    // Planes are told apart by host, as in Azure: `{vault}.vault.{suffix}` is a vault's data plane,
+    // `{subdomain}.cognitiveservices.{suffix}` an account's.
     let dispatch = move |mut request: Request| {
-        let (main, vaults) = (main.clone(), vaults.clone());
-        let vault = request_host(&request).and_then(|host| keyvault::vault_of_host(&host, &dns_suffix));
+        let (main, vaults, accounts) = (main.clone(), vaults.clone(), accounts.clone());
+        let host = request_host(&request);
+        let vault = host.as_deref().and_then(|h| keyvault::vault_of_host(h, &dns_suffix));
+        let account = host
+            .as_deref()
+            .and_then(|h| account_data::subdomain_of_host(h, &dns_suffix));
         async move {
-            let routed = match vault {
-                Some(name) => {
+            let routed = match (vault, account) {
+                (Some(name), _) => {
                     request.extensions_mut().insert(keyvault::VaultHost(name));
                     vaults.oneshot(request).await
                 }
-                None => main.oneshot(request).await,
+                (None, Some(subdomain)) => {
+                    request.extensions_mut().insert(account_data::AccountHost(subdomain));
+                    accounts.oneshot(request).await
+                }
+                (None, None) => main.oneshot(request).await,
             };
             match routed {
                 Ok(response) => response,
@@ -83,12 +96,23 @@ pub(super) async fn method_not_allowed(request: Request) -> ApiError {
     )
 }
 
+/// The path as logged: the IMDS path carries an identity's endpoint secret, which never reaches a log.
+fn loggable_path(path: &str) -> String {
+    match path.strip_prefix("/msi/") {
+        Some(rest) if rest != "token" => match rest.split_once('/') {
+            Some((_, tail)) => format!("/msi/[redacted]/{tail}"),
+            None => "/msi/[redacted]".into(),
+        },
+        _ => path.to_owned(),
+    }
+}
+
 /// One log line per request, with a request id that is also returned to the client. Query strings, headers
 /// and bodies are never logged: they may carry secrets.
 async fn log_requests(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    let path = loggable_path(request.uri().path());
     let request_id = cmk_crypto::random::random_uuid()
         .map(|u| u.to_string())
         .unwrap_or_default();

@@ -1,9 +1,10 @@
-//! The management plane (ARM): subscriptions, tenants, resource groups.
+//! The management plane (ARM): subscriptions, tenants, resource groups, vaults and accounts.
 //!
 //! ARM matches paths without regard to case (`resourceGroups` and `resourcegroups` are one path) and keeps the
 //! case of names. [`normalize_request_path`] lower-cases the fixed words of an ARM path before routing, so the
 //! routes below are written in lower case and names reach handlers as the caller spelled them.
 
+pub(crate) mod accounts;
 mod resource_groups;
 mod subscriptions;
 mod vaults;
@@ -24,6 +25,7 @@ pub(super) fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(subscriptions::router())
         .merge(resource_groups::router())
+        .merge(accounts::router())
         .merge(vaults::router().route_layer(middleware::from_fn_with_state(
             state,
             crate::audit::audit_vault_operations,

@@ -109,7 +109,11 @@ fn unauthorized(state: &AppState, vault: &Vault, message: String) -> ApiError {
         vault.tenant_id,
         state.urls.vault_resource()
     );
-    ApiError::arm(StatusCode::UNAUTHORIZED, "Unauthorized", message).with_www_authenticate(challenge)
+    // Azure's vaults name their region on every answer; clients (such as the account service) read it from
+    // the challenge before they hold a token.
+    ApiError::arm(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+        .with_www_authenticate(challenge)
+        .with_header("x-ms-keyvault-region", vault.location.clone())
 }
 
 fn token_message(error: &TokenError) -> String {

@@ -1,0 +1,292 @@
+//! The account data plane, served at `https://{subdomain}.cognitiveservices.{suffix}`: customer content,
+//! encrypted at rest under the account's data key.
+//!
+//! Every request first meets [`ContentCaller`]: an account key (`Ocp-Apim-Subscription-Key`) or a bearer token
+//! for the cognitive-services audience from the account's tenant, and then the account's data key, which is
+//! refused (403) while the account's customer-managed key is inaccessible.
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cmk_account::encryption::ContentAccess;
+use cmk_account::model::ContentObject;
+use cmk_directory::Plane;
+use cmk_directory::tokens::TenantRule;
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::{Bearer, bearer};
+use crate::error::ApiError;
+use crate::routes::arm::query_map;
+
+/// The subdomain a request's host names, put there by the host dispatch.
+#[derive(Debug, Clone)]
+pub(crate) struct AccountHost(pub String);
+
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/content", get(list))
+        .route("/content/{*name}", get(download).head(head).put(upload).delete(remove))
+        .fallback(not_found)
+        .method_not_allowed_fallback(super::method_not_allowed)
+}
+
+/// The account subdomain named by `host` (`contoso.cognitiveservices.localhost:8443` → `contoso`).
+pub(crate) fn subdomain_of_host(host: &str, dns_suffix: &str) -> Option<String> {
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if port.chars().all(|c| c.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let host = host.to_ascii_lowercase();
+    let name = host.strip_suffix(&format!(".cognitiveservices.{dns_suffix}"))?;
+    (!name.is_empty() && !name.contains('.')).then(|| name.to_owned())
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::arm(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("No operation matches the path '{}'.", request.uri().path()),
+    )
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::arm(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+}
+
+/// An authenticated caller of one account whose data key is available.
+pub(crate) struct ContentCaller(ContentAccess);
+
+impl FromRequestParts<AppState> for ContentCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Some(AccountHost(subdomain)) = parts.extensions.get::<AccountHost>().cloned() else {
+            return Err(not_found_account(""));
+        };
+        let account = state
+            .accounts
+            .by_subdomain(&subdomain)
+            .await?
+            .ok_or_else(|| not_found_account(&subdomain))?;
+        if let Some(key) = parts.headers.get("ocp-apim-subscription-key") {
+            let key = key.to_str().unwrap_or_default();
+            if !state.accounts.api_key_matches(&account, key)? {
+                return Err(unauthorized(if account.disable_local_auth {
+                    "Access denied: local authentication (account keys) is disabled for this account; use a bearer token."
+                } else {
+                    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct endpoint for your resource."
+                }));
+            }
+        } else {
+            let token = match bearer(parts) {
+                Bearer::Token(token) => token,
+                Bearer::Missing => {
+                    return Err(unauthorized(
+                        "Access denied due to missing subscription key or bearer token. Send the Ocp-Apim-Subscription-Key header or an Authorization: Bearer token.",
+                    ));
+                }
+                Bearer::Invalid => {
+                    return Err(unauthorized(
+                        "The Authorization header is malformed: expected 'Bearer <token>'.",
+                    ));
+                }
+            };
+            let subscription = state.directory.get_subscription(&account.subscription_id).await?;
+            let token = state
+                .directory
+                .validate_token(
+                    token,
+                    Plane::CognitiveServices,
+                    TenantRule::Exactly(subscription.tenant_id),
+                )
+                .map_err(|e| unauthorized(&format!("The access token is invalid: {e}.")))?;
+            crate::audit::note_caller(parts, &token);
+        }
+        Ok(ContentCaller(state.accounts.open_content(account).await?))
+    }
+}
+
+fn not_found_account(subdomain: &str) -> ApiError {
+    ApiError::arm(
+        StatusCode::NOT_FOUND,
+        "ResourceNotFound",
+        format!("No account answers at the subdomain '{subdomain}'."),
+    )
+}
+
+fn object_json(object: &ContentObject) -> Value {
+    json!({
+        "name": object.name,
+        "size": object.size,
+        "contentType": object.content_type,
+        "etag": object.etag,
+        "lastModified": object.last_modified.to_rfc3339(),
+    })
+}
+
+fn object_headers(object: &ContentObject) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&object.content_type) {
+        headers.insert(header::CONTENT_TYPE, value);
+    }
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(object.size));
+    if let Ok(value) = HeaderValue::from_str(&object.etag) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&object.last_modified.to_rfc3339()) {
+        headers.insert(header::LAST_MODIFIED, value);
+    }
+    headers
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    ContentCaller(access): ContentCaller,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or("application/octet-stream");
+    let limit = state.accounts.config().max_object_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(cmk_account::AccountError::ContentTooLarge { limit }.into());
+    }
+    let mut upload = state.accounts.begin_upload(&access, &name, content_type).await?;
+    let mut stream = body.into_data_stream();
+    while let Some(frame) = stream.next().await {
+        let written = match frame {
+            Ok(bytes) => upload.write(&bytes).await,
+            Err(e) => {
+                let _ = upload.abort().await;
+                return Err(ApiError::invalid_request_content(format!(
+                    "the upload was interrupted: {e}"
+                )));
+            }
+        };
+        if let Err(e) = written {
+            let _ = upload.abort().await;
+            return Err(e.into());
+        }
+    }
+    let (object, created) = upload.finish().await?;
+    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(object_json(&object))).into_response())
+}
+
+async fn download(
+    State(state): State<AppState>,
+    ContentCaller(access): ContentCaller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let download = state.accounts.download(&access, &name).await?;
+    let headers = object_headers(download.object());
+    // One chunk in memory at a time; a chunk that fails its check ends the body with an error, so the client
+    // sees a broken transfer rather than wrong bytes.
+    let stream = futures_util::stream::unfold(Some(download), |state| async move {
+        let mut download = state?;
+        match download.next_chunk().await {
+            Ok(Some(chunk)) => Some((Ok::<_, std::io::Error>(bytes::Bytes::from(chunk)), Some(download))),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::error!(error = %e, "reading content failed");
+                Some((Err(std::io::Error::other("reading content failed")), None))
+            }
+        }
+    });
+    Ok((headers, Body::from_stream(stream)).into_response())
+}
+
+async fn head(
+    State(state): State<AppState>,
+    ContentCaller(access): ContentCaller,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let object = state.accounts.head_object(&access, &name).await?;
+    Ok((object_headers(&object), Body::empty()).into_response())
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    ContentCaller(access): ContentCaller,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.accounts.delete_object(&access, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ContentCaller(access): ContentCaller,
+    uri: axum::http::Uri,
+) -> Result<Json<Value>, ApiError> {
+    let query = query_map(&uri);
+    let prefix = query.get("prefix").cloned().unwrap_or_default();
+    let top = match query.get("top") {
+        None => DEFAULT_PAGE,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
+            _ => {
+                return Err(ApiError::arm(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidParameter",
+                    format!("The value '{text}' of top is invalid: use a whole number from 1 to {MAX_PAGE}."),
+                ));
+            }
+        },
+    };
+    let (objects, next) = state
+        .accounts
+        .list_objects(&access, &prefix, query.get("skipToken").map(String::as_str), top)
+        .await?;
+    let value: Vec<Value> = objects.iter().map(object_json).collect();
+    let mut body = json!({ "value": value });
+    if let Some(token) = next {
+        let query = serde_urlencoded::to_string([
+            ("prefix", prefix.as_str()),
+            ("top", &top.to_string()),
+            ("skipToken", &token),
+        ])
+        .unwrap_or_default();
+        body["nextLink"] = json!(format!(
+            "{}content?{query}",
+            state.urls.account_endpoint(&access.account().subdomain)
+        ));
+    }
+    Ok(Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subdomain_of_host;
+
+    #[test]
+    fn subdomains_come_from_the_host() {
+        assert_eq!(
+            subdomain_of_host("contoso.cognitiveservices.localhost:8443", "localhost").as_deref(),
+            Some("contoso")
+        );
+        assert_eq!(subdomain_of_host("cognitiveservices.localhost", "localhost"), None);
+        assert_eq!(subdomain_of_host("kv1.vault.localhost", "localhost"), None);
+    }
+}

@@ -1,0 +1,295 @@
+//! The account service's way to a vault: HTTPS to the vault's data plane, as a client outside the server would
+//! call it, with tokens of the account's managed identity. Calls to this deployment's own vaults go out and
+//! back in over the loopback interface, through the same authentication, authorization and audit as any
+//! other client's.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use cmk_account::vault_client::{IdentityRef, KeyFacts, KeyVaultClient, VaultCallError, VaultFacts};
+use cmk_core::Timestamp;
+use cmk_crypto::encoding::{b64url_decode, b64url_encode};
+use cmk_crypto::{SecretBytes, SecretString};
+use cmk_directory::{Directory, DirectoryError};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+const API_VERSION: &str = "7.6";
+/// A cached token is renewed this long before it expires.
+const TOKEN_RENEWAL_SECONDS: i64 = 300;
+
+/// Sends `localhost` and `*.localhost` (RFC 6761 loopback names) to this server's own listener; every other
+/// name goes to the system resolver.
+struct LoopbackResolver(SocketAddr);
+
+impl reqwest::dns::Resolve for LoopbackResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let own = self.0;
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            if host == "localhost" || host.ends_with(".localhost") {
+                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(own));
+                return Ok(addrs);
+            }
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 443)).await?.collect();
+            let addrs: reqwest::dns::Addrs = Box::new(found.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+pub(crate) struct HttpVaultClient {
+    http: reqwest::Client,
+    directory: Directory,
+    /// The audience of vault tokens.
+    vault_resource: String,
+    tokens: Mutex<HashMap<IdentityRef, (SecretString, Timestamp)>>,
+}
+
+impl HttpVaultClient {
+    /// `own_listener`: where loopback names lead; `trusted_ca`: a PEM certificate to trust besides the
+    /// system's roots (the development CA).
+    pub fn new(
+        directory: Directory,
+        vault_resource: String,
+        own_listener: SocketAddr,
+        trusted_ca: Option<&[u8]>,
+    ) -> Result<Self, String> {
+        let own = match own_listener.ip() {
+            ip if ip.is_unspecified() => SocketAddr::from(([127, 0, 0, 1], own_listener.port())),
+            _ => own_listener,
+        };
+        let mut builder = reqwest::Client::builder()
+            .dns_resolver(Arc::new(LoopbackResolver(own)))
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .pool_max_idle_per_host(4);
+        if let Some(pem) = trusted_ca {
+            let ca = reqwest::Certificate::from_pem(pem).map_err(|e| format!("the CA certificate: {e}"))?;
+            builder = builder.tls_certs_merge([ca]);
+        }
+        let http = builder.build().map_err(|e| format!("the vault client: {e}"))?;
+        Ok(Self {
+            http,
+            directory,
+            vault_resource,
+            tokens: Mutex::new(HashMap::new()),
+        })
+    }
+
+    async fn token(&self, identity: IdentityRef) -> Result<SecretString, VaultCallError> {
+        let now = self.directory.clock().now();
+        if let Ok(tokens) = self.tokens.lock()
+            && let Some((token, expires)) = tokens.get(&identity)
+            && now.plus_seconds(TOKEN_RENEWAL_SECONDS) < *expires
+        {
+            return Ok(SecretString::new(token.expose().to_owned()));
+        }
+        let issued = self
+            .directory
+            .issue_managed_identity_token(&identity.tenant_id, &identity.client_id, &self.vault_resource)
+            .await
+            .map_err(|e| match e {
+                DirectoryError::ManagedIdentityNotFound(_) => VaultCallError::IdentityNotFound,
+                DirectoryError::ManagedIdentityInOtherTenant { .. } => {
+                    VaultCallError::IdentityInOtherTenant(e.to_string())
+                }
+                other => VaultCallError::Unreachable(format!("no token for the managed identity: {other}")),
+            })?;
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.insert(
+                identity,
+                (
+                    SecretString::new(issued.access_token.expose().to_owned()),
+                    issued.expires_on,
+                ),
+            );
+        }
+        Ok(issued.access_token)
+    }
+
+    fn forget_token(&self, identity: IdentityRef) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.remove(&identity);
+        }
+    }
+
+    /// Sends an authenticated request; a 401 with a cached token is retried once with a fresh one (the token
+    /// may have expired on a clock that moved).
+    async fn call(
+        &self,
+        identity: IdentityRef,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<Value>,
+    ) -> Result<Value, VaultCallError> {
+        for attempt in 0..2 {
+            let token = self.token(identity).await?;
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{url}?api-version={API_VERSION}"))
+                .bearer_auth(token.expose());
+            if let Some(body) = &body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| VaultCallError::Unreachable(without_url(&e)))?;
+            let status = response.status();
+            if status == StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.forget_token(identity);
+                continue;
+            }
+            let value: Value = response.json().await.unwrap_or(Value::Null);
+            if status.is_success() {
+                return Ok(value);
+            }
+            return Err(classify(status, &value));
+        }
+        Err(VaultCallError::Unauthorized("the vault refused a fresh token".into()))
+    }
+}
+
+/// reqwest errors name the URL; keep the reason only.
+fn without_url(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(url) = error.url() {
+        text = text.replace(url.as_str(), "the vault");
+    }
+    text
+}
+
+fn classify(status: StatusCode, body: &Value) -> VaultCallError {
+    let code = body["error"]["code"].as_str().unwrap_or_default();
+    let inner = body["error"]["innererror"]["code"].as_str().unwrap_or_default();
+    let message = body["error"]["message"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("the vault answered {status}"));
+    match status {
+        StatusCode::UNAUTHORIZED => VaultCallError::Unauthorized(message),
+        StatusCode::FORBIDDEN if inner == "KeyDisabled" => VaultCallError::KeyDisabled(message),
+        StatusCode::FORBIDDEN => VaultCallError::Forbidden(message),
+        StatusCode::NOT_FOUND if code == "VaultNotFound" => VaultCallError::VaultNotFound(message),
+        StatusCode::NOT_FOUND => VaultCallError::KeyNotFound(message),
+        _ => VaultCallError::Unreachable(message),
+    }
+}
+
+fn key_facts(value: &Value) -> Result<KeyFacts, VaultCallError> {
+    let bad = || VaultCallError::Unreachable("the vault's key bundle is malformed".into());
+    let key = &value["key"];
+    let kid = key["kid"].as_str().ok_or_else(bad)?.to_owned();
+    let kty = key["kty"].as_str().ok_or_else(bad)?.to_owned();
+    let bits = match key["n"].as_str() {
+        Some(n) => {
+            let bytes = b64url_decode(n).map_err(|_| bad())?;
+            let leading = bytes.iter().take_while(|b| **b == 0).count();
+            let significant = &bytes[leading..];
+            significant
+                .first()
+                .map_or(0, |first| significant.len() * 8 - first.leading_zeros() as usize)
+        }
+        None => 0,
+    };
+    let attributes = &value["attributes"];
+    Ok(KeyFacts {
+        kid,
+        kty,
+        bits,
+        enabled: attributes["enabled"].as_bool().unwrap_or(true),
+        recovery_level: attributes["recoveryLevel"].as_str().unwrap_or_default().to_owned(),
+    })
+}
+
+#[async_trait]
+impl KeyVaultClient for HttpVaultClient {
+    async fn vault_facts(&self, vault_uri: &str) -> Result<VaultFacts, VaultCallError> {
+        let response = self
+            .http
+            .get(format!("{vault_uri}keys?api-version={API_VERSION}"))
+            .send()
+            .await
+            .map_err(|e| VaultCallError::VaultNotFound(without_url(&e)))?;
+        let status = response.status();
+        let region = response
+            .headers()
+            .get("x-ms-keyvault-region")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let challenge = response
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if status != StatusCode::UNAUTHORIZED {
+            let body: Value = response.json().await.unwrap_or(Value::Null);
+            return Err(match classify(status, &body) {
+                VaultCallError::KeyNotFound(m) => VaultCallError::VaultNotFound(m),
+                other => other,
+            });
+        }
+        let tenant_id = challenge
+            .as_deref()
+            .and_then(|c| {
+                c.split([',', ' '])
+                    .find_map(|part| part.trim().strip_prefix("authorization=\""))
+                    .map(|v| v.trim_end_matches('"'))
+            })
+            .and_then(|authorization| authorization.trim_end_matches('/').rsplit('/').next())
+            .map(str::to_owned)
+            .ok_or_else(|| VaultCallError::Unreachable("the vault sent no usable challenge".into()))?;
+        Ok(VaultFacts { tenant_id, region })
+    }
+
+    async fn get_key(
+        &self,
+        identity: IdentityRef,
+        vault_uri: &str,
+        name: &str,
+        version: Option<&str>,
+    ) -> Result<KeyFacts, VaultCallError> {
+        let url = match version {
+            Some(v) => format!("{vault_uri}keys/{name}/{v}"),
+            None => format!("{vault_uri}keys/{name}"),
+        };
+        let value = self.call(identity, reqwest::Method::GET, &url, None).await?;
+        key_facts(&value)
+    }
+
+    async fn wrap_key(&self, identity: IdentityRef, kid: &str, key: &[u8]) -> Result<Vec<u8>, VaultCallError> {
+        let body = json!({ "alg": "RSA-OAEP-256", "value": b64url_encode(key) });
+        let value = self
+            .call(identity, reqwest::Method::POST, &format!("{kid}/wrapkey"), Some(body))
+            .await?;
+        value["value"]
+            .as_str()
+            .and_then(|v| b64url_decode(v).ok())
+            .ok_or_else(|| VaultCallError::Unreachable("the vault's wrapKey answer is malformed".into()))
+    }
+
+    async fn unwrap_key(
+        &self,
+        identity: IdentityRef,
+        kid: &str,
+        wrapped: &[u8],
+    ) -> Result<SecretBytes, VaultCallError> {
+        let body = json!({ "alg": "RSA-OAEP-256", "value": b64url_encode(wrapped) });
+        let value = self
+            .call(identity, reqwest::Method::POST, &format!("{kid}/unwrapkey"), Some(body))
+            .await?;
+        value["value"]
+            .as_str()
+            .and_then(|v| b64url_decode(v).ok())
+            .map(SecretBytes::new)
+            .ok_or_else(|| VaultCallError::Unreachable("the vault's unwrapKey answer is malformed".into()))
+    }
+
+    fn forget_identity(&self, identity: IdentityRef) {
+        self.forget_token(identity);
+    }
+}
