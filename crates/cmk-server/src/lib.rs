@@ -54,6 +54,9 @@ pub struct Settings {
     pub account_key_cache_seconds: u64,
     /// How often accounts with customer-managed keys re-check access (`None`: 5 s in development, else 60 s).
     pub account_key_poll_seconds: Option<u64>,
+    /// Whether accounts re-check their keys on this deployment's vault change events. Off, they rely on the
+    /// poll alone, as they must for vaults of another deployment.
+    pub account_key_events: bool,
 }
 
 impl Settings {
@@ -71,6 +74,7 @@ impl Settings {
             token_lifetime_seconds: 3599,
             account_key_cache_seconds: 300,
             account_key_poll_seconds: None,
+            account_key_events: true,
         }
     }
 }
@@ -284,7 +288,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
             ..cmk_account::AccountsConfig::default()
         },
     );
-    let key_monitor = tokio::spawn(run_key_monitor(accounts.clone(), vaults.subscribe()));
+    let events = settings.account_key_events.then(|| vaults.subscribe());
+    let key_monitor = tokio::spawn(run_key_monitor(accounts.clone(), events));
     let scheduler = tokio::spawn(run_rotation_schedule(vaults.clone(), accounts.clone(), settings.dev));
     let audit = cmk_vault::audit::AuditLog::start(store.clone()).map_err(|e| ServerError::Io(e.to_string()))?;
     let state = AppState {
@@ -346,10 +351,9 @@ async fn run_rotation_schedule(vaults: cmk_vault::Vaults, accounts: cmk_account:
 /// missed or changes that send none (a follow-the-latest key's new version from another deployment).
 async fn run_key_monitor(
     accounts: cmk_account::Accounts,
-    events: tokio::sync::broadcast::Receiver<cmk_vault::events::VaultEvent>,
+    mut events: Option<tokio::sync::broadcast::Receiver<cmk_vault::events::VaultEvent>>,
 ) {
     use tokio::sync::broadcast::error::RecvError;
-    let mut events = Some(events);
     let mut ticker = tokio::time::interval(accounts.config().poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

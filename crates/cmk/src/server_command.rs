@@ -43,6 +43,10 @@ pub struct ServerArgs {
     /// How often accounts re-check access to their customer-managed keys [default: 5 with --dev, else 60].
     #[arg(long, value_name = "SECONDS")]
     account_key_poll_seconds: Option<u64>,
+    /// Accounts ignore this deployment's vault change events and notice key changes by polling alone, as they
+    /// do for vaults elsewhere (for measuring the poll path).
+    #[arg(long)]
+    no_vault_events: bool,
     /// A TOML file with the same settings (flags win): listen, data_dir, dns_suffix, storage, public_port,
     /// tls_cert, tls_key, root_key_file, token_lifetime_seconds, account_key_cache_seconds,
     /// account_key_poll_seconds.
@@ -135,6 +139,7 @@ fn settings(args: ServerArgs) -> Result<cmk_server::Settings, String> {
         }
         settings.account_key_poll_seconds = Some(seconds);
     }
+    settings.account_key_events = !args.no_vault_events;
     Ok(settings)
 }
 
