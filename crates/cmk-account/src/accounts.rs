@@ -305,6 +305,7 @@ impl Accounts {
                 sealed: b64url_encode(sealed),
             },
             data_key_version,
+            retired_data_keys: Vec::new(),
             public_network_access: spec
                 .public_network_access
                 .as_deref()
@@ -468,6 +469,10 @@ impl Accounts {
             Some(spec) => self.plan_encryption_change(&account, spec).await?,
             None => Rewrap::None,
         };
+        // Earlier data keys are wrapped under the current key too; the key changes once they are gone.
+        if !matches!(rewrap, Rewrap::None) && !account.retired_data_keys.is_empty() {
+            return Err(AccountError::ReencryptionInProgress(account.name.clone()));
+        }
         self.apply_rewrap(&mut account, rewrap);
         account.updated = self.clock().now();
         writes.push(records::replace(

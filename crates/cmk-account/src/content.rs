@@ -73,6 +73,9 @@ pub struct Upload {
     buffer: Vec<u8>,
     next_index: u64,
     size: u64,
+    /// Set by a re-encryption: replace only this very upload of the object (never a newer one), keeping its
+    /// etag and times, since its content does not change.
+    replaces: Option<ContentObject>,
 }
 
 /// A download: the object's chunks, decrypted one at a time.
@@ -115,6 +118,7 @@ impl Accounts {
             buffer: Vec::with_capacity(CHUNK_SIZE),
             next_index: 0,
             size: 0,
+            replaces: None,
         })
     }
 
@@ -135,9 +139,10 @@ impl Accounts {
 
     pub async fn download(&self, access: &ContentAccess, name: &str) -> Result<Download, AccountError> {
         let object = self.find_object(&access.account.internal_id, name).await?.value;
+        let key = self.key_for_version(access, object.data_key_version).await?;
         Ok(Download {
             accounts: self.clone(),
-            key: access.key.clone(),
+            key,
             internal_id: access.account.internal_id.clone(),
             object,
             next_index: 0,
@@ -328,6 +333,12 @@ impl Upload {
         let accounts = self.accounts.clone();
         let object_key = keys::object(&self.internal_id, &self.encoded_name);
         let previous = records::get::<ContentObject>(accounts.store(), &object_key).await?;
+        if let Some(expected) = &self.replaces
+            && previous.as_ref().map(|p| &p.value.object_id) != Some(&expected.object_id)
+        {
+            accounts.delete_chunks(&self.internal_id, &self.object_id).await?;
+            return Err(AccountError::Conflict(object_key));
+        }
         let now = accounts.clock().now();
         let object = ContentObject {
             name: self.name.clone(),
@@ -336,12 +347,15 @@ impl Upload {
             content_type: self.content_type.clone(),
             chunk_count: self.next_index + 1,
             data_key_version: self.data_key_version,
-            etag: format!(
-                "\"0x{}\"",
-                cmk_crypto::random::random_hex_id()?[..16].to_ascii_uppercase()
-            ),
+            etag: match &self.replaces {
+                Some(same_content) => same_content.etag.clone(),
+                None => format!(
+                    "\"0x{}\"",
+                    cmk_crypto::random::random_hex_id()?[..16].to_ascii_uppercase()
+                ),
+            },
             created: previous.as_ref().map_or(now, |p| p.value.created),
-            last_modified: now,
+            last_modified: self.replaces.as_ref().map_or(now, |o| o.last_modified),
         };
         let mut writes = vec![
             Write::create(
@@ -373,6 +387,12 @@ impl Upload {
             accounts.delete_chunks(&self.internal_id, &old.value.object_id).await?;
         }
         Ok((object, previous.is_none()))
+    }
+
+    /// Makes [`Upload::finish`] replace only `object` as it is stored now, keeping its etag and times.
+    pub(crate) fn replacing(mut self, object: &ContentObject) -> Self {
+        self.replaces = Some(object.clone());
+        self
     }
 
     /// Drops what was stored so far.

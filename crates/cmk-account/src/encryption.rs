@@ -37,7 +37,7 @@ pub struct UnwrappedDataKey {
 }
 
 impl UnwrappedDataKey {
-    fn from_bytes(bytes: SecretBytes) -> Result<Self, AccountError> {
+    pub(crate) fn from_bytes(bytes: SecretBytes) -> Result<Self, AccountError> {
         if bytes.len() != DATA_KEY_LEN {
             return Err(AccountError::Crypto(cmk_crypto::CryptoError::InvalidKey(
                 "an unwrapped data key has the wrong length",
@@ -46,6 +46,10 @@ impl UnwrappedDataKey {
         let key = DataKey::from_bytes(bytes.expose())?;
         Ok(Self { bytes, key })
     }
+}
+
+fn cache_key(internal_id: &str, version: u32) -> String {
+    format!("{internal_id}/{version}")
 }
 
 pub(crate) struct CachedDataKey {
@@ -167,29 +171,39 @@ pub fn vault_name_of(vault_uri: &str) -> &str {
 }
 
 impl Accounts {
-    fn cached_key(&self, account: &Account) -> Option<Arc<UnwrappedDataKey>> {
+    fn cached(&self, account: &Account, version: u32, wrapped: &WrappedDataKey) -> Option<Arc<UnwrappedDataKey>> {
         let cache = self.inner.data_keys.lock().ok()?;
-        let entry = cache.get(&account.internal_id)?;
-        (entry.wrapped == wrapped_text(&account.data_key) && entry.loaded.elapsed() < self.inner.config.key_cache)
+        let entry = cache.get(&cache_key(&account.internal_id, version))?;
+        (entry.wrapped == wrapped_text(wrapped) && entry.loaded.elapsed() < self.inner.config.key_cache)
             .then(|| entry.key.clone())
     }
 
-    fn remember_key(&self, account: &Account, key: Arc<UnwrappedDataKey>) {
+    fn cached_key(&self, account: &Account) -> Option<Arc<UnwrappedDataKey>> {
+        self.cached(account, account.data_key_version, &account.data_key)
+    }
+
+    fn remember(&self, account: &Account, version: u32, wrapped: &WrappedDataKey, key: Arc<UnwrappedDataKey>) {
         if let Ok(mut cache) = self.inner.data_keys.lock() {
             cache.insert(
-                account.internal_id.clone(),
+                cache_key(&account.internal_id, version),
                 CachedDataKey {
                     key,
-                    wrapped: wrapped_text(&account.data_key).to_owned(),
+                    wrapped: wrapped_text(wrapped).to_owned(),
                     loaded: Instant::now(),
                 },
             );
         }
     }
 
+    pub(crate) fn remember_key(&self, account: &Account, key: Arc<UnwrappedDataKey>) {
+        self.remember(account, account.data_key_version, &account.data_key, key);
+    }
+
+    /// Forgets every unwrapped data key of the account.
     pub(crate) fn drop_data_key(&self, internal_id: &str) {
         if let Ok(mut cache) = self.inner.data_keys.lock() {
-            cache.remove(internal_id);
+            let prefix = format!("{internal_id}/");
+            cache.retain(|k, _| !k.starts_with(&prefix));
         }
     }
 
@@ -198,19 +212,26 @@ impl Accounts {
         self.inner.vaults.forget_identity(identity_ref(&identity));
     }
 
-    /// Unwraps the stored data key: the root key opens a platform-wrapped one; a customer-wrapped one goes to
-    /// the vault, as the account's identity.
     async fn unwrap_stored(&self, account: &Account) -> Result<UnwrappedDataKey, Result<VaultCallError, AccountError>> {
-        match &account.data_key {
+        self.unwrap_wrapped(account, account.data_key_version, &account.data_key)
+            .await
+    }
+
+    /// Unwraps a stored data key: the root key opens a platform-wrapped one; a customer-wrapped one goes to the
+    /// vault, as the account's identity.
+    async fn unwrap_wrapped(
+        &self,
+        account: &Account,
+        version: u32,
+        wrapped_key: &WrappedDataKey,
+    ) -> Result<UnwrappedDataKey, Result<VaultCallError, AccountError>> {
+        match wrapped_key {
             WrappedDataKey::Platform { sealed } => {
                 let sealed = b64url_decode(sealed).map_err(|_| Err(AccountError::Corrupt(account.name.clone())))?;
                 let bytes = self
                     .inner
                     .root_key
-                    .unseal(
-                        &platform_purpose(&account.internal_id, account.data_key_version),
-                        &sealed,
-                    )
+                    .unseal(&platform_purpose(&account.internal_id, version), &sealed)
                     .map_err(|e| Err(e.into()))?;
                 UnwrappedDataKey::from_bytes(bytes).map_err(Err)
             }
@@ -224,6 +245,80 @@ impl Accounts {
                     .await
                     .map_err(Ok)?;
                 UnwrappedDataKey::from_bytes(bytes).map_err(Err)
+            }
+        }
+    }
+
+    /// The data key of `version` for content written under it: the current one, or an earlier one that a
+    /// re-encryption has not retired yet.
+    pub(crate) async fn key_for_version(
+        &self,
+        access: &ContentAccess,
+        version: u32,
+    ) -> Result<Arc<UnwrappedDataKey>, AccountError> {
+        let account = &access.account;
+        if version == account.data_key_version {
+            return Ok(access.key.clone());
+        }
+        let retired = account
+            .retired_data_keys
+            .iter()
+            .find(|k| k.version == version)
+            .ok_or_else(|| AccountError::Corrupt(format!("data key version {version} of {}", account.name)))?;
+        if let Some(key) = self.cached(account, version, &retired.wrapped) {
+            return Ok(key);
+        }
+        match self.unwrap_wrapped(account, version, &retired.wrapped).await {
+            Ok(key) => {
+                let key = Arc::new(key);
+                self.remember(account, version, &retired.wrapped, key.clone());
+                Ok(key)
+            }
+            Err(Err(internal)) => Err(internal),
+            Err(Ok(refused)) => {
+                let reason = reason_of(&refused);
+                let message = refused.to_string();
+                self.mark(account, reason, &message).await?;
+                Err(AccountError::KeyInaccessible { reason, message })
+            }
+        }
+    }
+
+    /// Wraps fresh data key bytes the way the account's current key is wrapped.
+    pub(crate) async fn wrap_like_current(
+        &self,
+        account: &Account,
+        version: u32,
+        bytes: &SecretBytes,
+    ) -> Result<WrappedDataKey, AccountError> {
+        match &account.data_key {
+            WrappedDataKey::Platform { .. } => {
+                let sealed = self
+                    .inner
+                    .root_key
+                    .seal(&platform_purpose(&account.internal_id, version), bytes.expose())?;
+                Ok(WrappedDataKey::Platform {
+                    sealed: b64url_encode(sealed),
+                })
+            }
+            WrappedDataKey::Customer { kid, .. } => {
+                let identity = account.identity.as_ref().ok_or(AccountError::KeyInaccessible {
+                    reason: InaccessibleReason::IdentityDisabled,
+                    message: "the account's system-assigned identity is disabled".into(),
+                })?;
+                let wrapped = self
+                    .inner
+                    .vaults
+                    .wrap_key(identity_ref(identity), kid, bytes.expose())
+                    .await
+                    .map_err(|e| AccountError::KeyInaccessible {
+                        reason: reason_of(&e),
+                        message: e.to_string(),
+                    })?;
+                Ok(WrappedDataKey::Customer {
+                    kid: kid.clone(),
+                    wrapped: b64url_encode(wrapped),
+                })
             }
         }
     }

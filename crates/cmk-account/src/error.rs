@@ -113,6 +113,12 @@ pub enum AccountError {
         reason: InaccessibleReason,
         message: String,
     },
+    #[error(
+        "The content of account '{0}' is being re-encrypted under a new data key; the encryption settings can change once that has finished."
+    )]
+    ReencryptionInProgress(String),
+    #[error("No re-encryption has been started for account '{0}'.")]
+    NoReencryption(String),
     #[error("The content '{0}' was not found.")]
     ContentNotFound(String),
     #[error("The content name is invalid: {0}")]

@@ -11,6 +11,7 @@
 //! - [`encryption`]: the data key's lifecycle: switching customer-managed keys on and off, rotation, the
 //!   revocation checks and the in-memory key cache.
 //! - [`content`]: the encrypted content store.
+//! - [`reencryption`]: moving all content to a new data key, as a background job.
 //! - [`vault_client`]: the interface to a vault, implemented over HTTPS by the server.
 #![forbid(unsafe_code)]
 
@@ -19,6 +20,7 @@ pub mod content;
 pub mod encryption;
 mod error;
 pub mod model;
+pub mod reencryption;
 pub mod vault_client;
 
 use std::collections::HashMap;
@@ -70,6 +72,8 @@ struct Inner {
     vaults: Arc<dyn KeyVaultClient>,
     config: AccountsConfig,
     data_keys: Mutex<HashMap<String, encryption::CachedDataKey>>,
+    /// Accounts whose re-encryption job runs in this process.
+    active_jobs: Mutex<std::collections::HashSet<String>>,
 }
 
 impl Accounts {
@@ -88,6 +92,7 @@ impl Accounts {
                 vaults,
                 config,
                 data_keys: Mutex::new(HashMap::new()),
+                active_jobs: Mutex::new(Default::default()),
             }),
         }
     }

@@ -53,6 +53,13 @@ pub enum WrappedDataKey {
     },
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RetiredDataKey {
+    pub version: u32,
+    pub wrapped: WrappedDataKey,
+}
+
 /// Why an account cannot reach its customer key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum InaccessibleReason {
@@ -132,6 +139,9 @@ pub struct Account {
     pub data_key: WrappedDataKey,
     /// Part of every chunk's authenticated data.
     pub data_key_version: u32,
+    /// Earlier data keys that still encrypt some content, while a re-encryption moves it to the current one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_data_keys: Vec<RetiredDataKey>,
     /// key1 and key2, each sealed under the root key (base64url).
     pub api_keys: [String; 2],
     pub public_network_access: String,
@@ -264,6 +274,12 @@ pub(crate) mod keys {
 
     pub fn chunk(internal_id: &str, object_id: &str, index: u64) -> String {
         format!("{}{index:010}", chunks(internal_id, object_id))
+    }
+
+    pub const JOBS: &str = "accounts/jobs/";
+
+    pub fn job(internal_id: &str) -> String {
+        format!("{JOBS}{internal_id}")
     }
 
     /// Chunks to delete; outside [`CONTENT`] so sweeping them never scans content.

@@ -330,6 +330,8 @@ impl From<cmk_account::AccountError> for ApiError {
             E::SubdomainTaken(_) => Self::arm(StatusCode::CONFLICT, "CustomDomainInUse", message),
             E::Cmk(refusal) => Self::arm(StatusCode::BAD_REQUEST, refusal.code(), message),
             E::KeyInaccessible { .. } => Self::arm(StatusCode::FORBIDDEN, "CustomerManagedKeyInaccessible", message),
+            E::ReencryptionInProgress(_) => Self::arm(StatusCode::CONFLICT, "ReencryptionInProgress", message),
+            E::NoReencryption(_) => Self::arm(StatusCode::NOT_FOUND, "ReencryptionNotFound", message),
             E::ContentNotFound(_) => Self::arm(StatusCode::NOT_FOUND, "ContentNotFound", message),
             E::InvalidContentName(_) => Self::arm(StatusCode::BAD_REQUEST, "InvalidContentName", message),
             E::ContentTooLarge { .. } => Self::arm(StatusCode::PAYLOAD_TOO_LARGE, "ContentTooLarge", message),

@@ -288,6 +288,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
             ..cmk_account::AccountsConfig::default()
         },
     );
+    if let Err(e) = accounts.resume_reencryptions().await {
+        tracing::warn!(error = %e, "could not resume content re-encryption jobs");
+    }
     let events = settings.account_key_events.then(|| vaults.subscribe());
     let key_monitor = tokio::spawn(run_key_monitor(accounts.clone(), events));
     let scheduler = tokio::spawn(run_rotation_schedule(vaults.clone(), accounts.clone(), settings.dev));

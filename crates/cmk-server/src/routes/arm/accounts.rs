@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cmk_account::accounts::{AccountPatch, AccountSpec, ApiKeyName, ApiKeys, EncryptionSpec, IdentityType};
 use cmk_account::model::{Account, AccountState, CustomerKeySpec, Encryption, KeyAccess};
+use cmk_account::reencryption::{JobState, ReencryptionJob};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -26,6 +27,7 @@ pub(super) fn router() -> Router<AppState> {
         .route(ACCOUNT, get(read).put(create_or_replace).patch(update).delete(remove))
         .route(&format!("{ACCOUNT}/listkeys"), post(list_keys))
         .route(&format!("{ACCOUNT}/regeneratekey"), post(regenerate_key))
+        .route(&format!("{ACCOUNT}/reencrypt"), post(start_reencryption).get(reencryption_status))
         .route(
             "/subscriptions/{subscription_id}/resourcegroups/{resource_group}/providers/microsoft.cognitiveservices/accounts",
             get(list_in_group),
@@ -472,4 +474,73 @@ async fn purge_deleted(
         .purge_deleted(&subscription, &location, &resource_group, &name)
         .await?;
     Ok(StatusCode::OK)
+}
+
+fn job_json(job: &ReencryptionJob) -> Value {
+    let percent = if job.objects_total == 0 {
+        100.0
+    } else {
+        (job.objects_done as f64 * 100.0 / job.objects_total as f64).min(100.0)
+    };
+    let mut body = json!({
+        "status": match &job.state {
+            JobState::Running => "Running",
+            JobState::Succeeded => "Succeeded",
+            JobState::Failed { .. } => "Failed",
+        },
+        "dataKeyVersion": job.target_version,
+        "objectsTotal": job.objects_total,
+        "objectsDone": job.objects_done,
+        "bytesDone": job.bytes_done,
+        "percentComplete": percent,
+        "startTime": job.started.to_rfc3339(),
+    });
+    if let Some(finished) = job.finished {
+        body["endTime"] = json!(finished.to_rfc3339());
+    }
+    if let JobState::Failed { message } = &job.state {
+        body["error"] = json!({ "code": "ReencryptionFailed", "message": message });
+    }
+    body
+}
+
+/// Starts re-encrypting the account's content under a new data key: `202`, then `GET` the same path for
+/// progress.
+async fn start_reencryption(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    uri: axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let job = state
+        .accounts
+        .start_reencryption(&subscription, &resource_group, &name)
+        .await?;
+    let location = format!("{}{}", state.urls.authority(), uri);
+    Ok((
+        StatusCode::ACCEPTED,
+        [("location", location), ("retry-after", "1".to_owned())],
+        Json(job_json(&job)),
+    )
+        .into_response())
+}
+
+async fn reencryption_status(
+    State(state): State<AppState>,
+    ManagementCaller(caller): ManagementCaller,
+    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let subscription = state
+        .directory
+        .authorize_subscription(&caller, &subscription_id)
+        .await?;
+    let job = state
+        .accounts
+        .reencryption_status(&subscription, &resource_group, &name)
+        .await?;
+    Ok(Json(job_json(&job)))
 }
