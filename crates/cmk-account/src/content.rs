@@ -18,6 +18,8 @@ use crate::{AccountError, Accounts};
 pub const CHUNK_SIZE: usize = 1 << 20;
 /// Longest object name, in characters.
 pub const MAX_NAME_CHARS: usize = 256;
+/// Longest object name once percent-encoded: the store key (at most 512 bytes) also holds the account's prefix.
+const MAX_ENCODED_NAME: usize = 450;
 /// An interrupted upload's chunks are deleted after this long.
 const ABANDONED_UPLOAD_SECONDS: i64 = 24 * 3600;
 /// Deletes per commit when removing chunks.
@@ -45,7 +47,13 @@ fn encode_object_name(name: &str) -> Result<String, AccountError> {
             "a name cannot contain control characters".into(),
         ));
     }
-    Ok(encode_prefix(name))
+    let encoded = encode_prefix(name);
+    if encoded.len() > MAX_ENCODED_NAME {
+        return Err(AccountError::InvalidContentName(format!(
+            "the name is too long: characters other than letters, digits and '-_./~' take 3 bytes per UTF-8 byte, and a name may take at most {MAX_ENCODED_NAME} bytes that way"
+        )));
+    }
+    Ok(encoded)
 }
 
 fn encode_prefix(prefix: &str) -> String {
@@ -434,5 +442,39 @@ impl Download {
             .map_err(|_| AccountError::Corrupt(key))?;
         self.next_index += 1;
         Ok(Some(plain))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_names_keep_their_order_and_prefixes_as_store_keys() {
+        assert_eq!(encode_object_name("docs/a.txt").ok().as_deref(), Some("docs/a.txt"));
+        assert_eq!(encode_object_name("a b%").ok().as_deref(), Some("a%20b%25"));
+        assert_eq!(encode_object_name("é").ok().as_deref(), Some("%C3%A9"));
+        assert!(encode_object_name("").is_err());
+        assert!(encode_object_name(&"x".repeat(MAX_NAME_CHARS + 1)).is_err());
+        assert!(encode_object_name("a\nb").is_err());
+        assert!(matches!(
+            encode_object_name(&"é".repeat(MAX_NAME_CHARS)),
+            Err(AccountError::InvalidContentName(_))
+        ));
+        let longest = encode_object_name(&"é".repeat(MAX_ENCODED_NAME / 6)).unwrap_or_default();
+        assert!(longest.len() + "content/0123456789abcdef0123456789abcdef/o/".len() <= cmk_store::MAX_KEY_LEN);
+        assert!(encode_object_name(&"x".repeat(MAX_NAME_CHARS)).is_ok());
+        assert!(
+            encode_object_name("docs/b")
+                .unwrap_or_default()
+                .starts_with(&encode_prefix("docs/"))
+        );
+    }
+
+    #[test]
+    fn chunk_aad_binds_position_and_end() {
+        assert_ne!(chunk_aad("a", "o", 1, 0, false), chunk_aad("a", "o", 1, 1, false));
+        assert_ne!(chunk_aad("a", "o", 1, 0, false), chunk_aad("a", "o", 1, 0, true));
+        assert_ne!(chunk_aad("a", "o", 1, 0, false), chunk_aad("a", "o", 2, 0, false));
     }
 }

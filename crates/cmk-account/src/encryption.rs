@@ -655,6 +655,14 @@ impl Accounts {
                 self.remember_key(&stored, unwrapped);
                 KeyAccess::Accessible
             }
+            // A vault that does not answer has not refused anything: the account keeps the key it holds, until
+            // that key's time in memory is up, and only then fails closed.
+            Err((InaccessibleReason::VaultUnreachable, message))
+                if stored.key_access() == Some(&KeyAccess::Accessible) && self.cached_key(&stored).is_some() =>
+            {
+                tracing::warn!(account = %stored.resource_id(), error = message, "the vault did not answer; keeping the cached data key for now");
+                return Ok(Some(KeyAccess::Accessible));
+            }
             Err((reason, message)) => {
                 self.drop_data_key(&stored.internal_id);
                 if let Some(KeyAccess::Inaccessible {
@@ -775,5 +783,52 @@ impl Accounts {
             }
         }
         Ok(checked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(uri: &str, name: &str, version: Option<&str>) -> CustomerKeySpec {
+        CustomerKeySpec {
+            vault_uri: uri.into(),
+            key_name: name.into(),
+            key_version: version.map(Into::into),
+            identity_client_id: None,
+        }
+    }
+
+    #[test]
+    fn key_vault_properties_are_normalized_or_refused_with_the_reason() {
+        let normal = validate_customer_key(spec("https://KV1.vault.localhost:8443", "k1", Some(""))).ok();
+        assert_eq!(
+            normal,
+            Some(spec("https://kv1.vault.localhost:8443/", "k1", None)),
+            "lower case, one trailing slash, an empty version follows the latest"
+        );
+        for (bad, says) in [
+            (spec("http://kv1.vault.localhost/", "k1", None), "https"),
+            (
+                spec("https://kv1.vault.localhost/keys/k1", "k1", None),
+                "only the vault",
+            ),
+            (spec("https://kv1.vault.localhost/", "k_1", None), "keyName"),
+            (spec("https://kv1.vault.localhost/", "k1", Some("v2")), "32 hexadecimal"),
+        ] {
+            match validate_customer_key(bad) {
+                Err(CmkRefusal::InvalidKeyVaultProperties(reason)) => assert!(reason.contains(says), "{reason}"),
+                other => panic!("expected a refusal naming {says}, got {other:?}"),
+            }
+        }
+        let mut with_uai = spec("https://kv1.vault.localhost/", "k1", None);
+        with_uai.identity_client_id = Some("0000".into());
+        assert!(validate_customer_key(with_uai).is_err());
+    }
+
+    #[test]
+    fn vault_names_come_from_the_uri_host() {
+        assert_eq!(vault_name_of("https://kv1.vault.localhost:8443/"), "kv1");
+        assert_eq!(vault_name_of("https://kv1:8443/"), "kv1");
     }
 }
