@@ -299,3 +299,88 @@ async fn a_second_server_on_the_same_data_folder_is_refused() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("another cmk server is using the data folder"));
     first.terminate().await;
 }
+
+/// Account content acknowledged with 201 survives a `kill -9`, readable with its data key after the restart.
+#[tokio::test]
+async fn kill_9_right_after_content_is_stored_loses_no_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut first = start(&data).await;
+    let token = first.token().await;
+    let account_url = format!(
+        "{}/subscriptions/{}/resourceGroups/{}/providers/Microsoft.CognitiveServices/accounts/durable1?api-version=2025-09-01",
+        first.base,
+        first.field("subscription_id"),
+        first.field("resource_group")
+    );
+    let response = first
+        .client
+        .put(&account_url)
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"location": "westus2", "kind": "TextAnalytics", "sku": {"name": "S0"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let endpoint = response.json::<Value>().await.unwrap()["properties"]["endpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let keys_url = account_url.replace("?api-version", "/listKeys?api-version");
+    let keys: Value = first
+        .client
+        .post(&keys_url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = keys["key1"].as_str().unwrap().to_owned();
+    let port: u16 = first.base.rsplit(':').next().unwrap().parse().unwrap();
+    let content_client = |process: &Process, port: u16| {
+        let ca = reqwest::Certificate::from_pem(&std::fs::read(process.field("ca_file")).unwrap()).unwrap();
+        Client::builder()
+            .tls_certs_only([ca])
+            .resolve("durable1.cognitiveservices.localhost", ([127, 0, 0, 1], port).into())
+            .build()
+            .unwrap()
+    };
+    let client = content_client(&first, port);
+    let objects: Vec<(String, Vec<u8>)> = (0..4u8)
+        .map(|i| {
+            let len = 1000 + usize::from(i) * (700 * 1024);
+            (format!("object-{i}"), (0..len).map(|b| (b as u8) ^ i).collect())
+        })
+        .collect();
+    for (name, bytes) in &objects {
+        let response = client
+            .put(format!("{endpoint}content/{name}"))
+            .header("Ocp-Apim-Subscription-Key", &key)
+            .body(bytes.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    first.child.start_kill().unwrap();
+    first.child.wait().await.unwrap();
+
+    // The restarted server listens on another free port; the endpoint's host stays the same.
+    let second = start(&data).await;
+    let port: u16 = second.base.rsplit(':').next().unwrap().parse().unwrap();
+    let endpoint = format!("https://durable1.cognitiveservices.localhost:{port}/");
+    let client = content_client(&second, port);
+    for (name, bytes) in &objects {
+        let response = client
+            .get(format!("{endpoint}content/{name}"))
+            .header("Ocp-Apim-Subscription-Key", &key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{name} was acknowledged but lost");
+        assert_eq!(&response.bytes().await.unwrap()[..], &bytes[..], "{name} changed");
+    }
+    second.terminate().await;
+}
