@@ -134,6 +134,19 @@ fn validate_network_access(value: &str) -> Result<String, AccountError> {
         })
 }
 
+/// Refuses a change to what an account keeps for life (compared without regard to case).
+fn unchanged(field: &'static str, what: &str, given: Option<&str>, current: &str) -> Result<(), AccountError> {
+    match given {
+        Some(given) if !given.eq_ignore_ascii_case(current) => Err(AccountError::InvalidArgument {
+            field,
+            reason: format!(
+                "{what} of an account cannot change from '{current}' to '{given}'; create a new account instead"
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 const API_KEY_PURPOSE: &str = "account api key";
 
 fn api_key_purpose(internal_id: &str, index: usize) -> String {
@@ -380,39 +393,15 @@ impl Accounts {
     ) -> Result<Account, AccountError> {
         let revision = existing.revision;
         let mut account = existing.value;
-        if let Some(location) = &patch.location
-            && normalize_location(location)? != account.location
-        {
-            return Err(AccountError::InvalidArgument {
-                field: "location",
-                reason: format!(
-                    "an account cannot move from '{}' to '{location}'; create a new account instead",
-                    account.location
-                ),
-            });
-        }
-        if let Some(kind) = &patch.kind
-            && !kind.eq_ignore_ascii_case(&account.kind)
-        {
-            return Err(AccountError::InvalidArgument {
-                field: "kind",
-                reason: format!(
-                    "the kind of an account cannot change from '{}' to '{kind}'",
-                    account.kind
-                ),
-            });
-        }
-        if let Some(subdomain) = &patch.custom_subdomain
-            && !subdomain.eq_ignore_ascii_case(&account.subdomain)
-        {
-            return Err(AccountError::InvalidArgument {
-                field: "customSubDomainName",
-                reason: format!(
-                    "the subdomain of an account cannot change from '{}' to '{subdomain}'",
-                    account.subdomain
-                ),
-            });
-        }
+        let location = patch.location.as_deref().map(normalize_location).transpose()?;
+        unchanged("location", "the region", location.as_deref(), &account.location)?;
+        unchanged("kind", "the kind", patch.kind.as_deref(), &account.kind)?;
+        unchanged(
+            "customSubDomainName",
+            "the subdomain",
+            patch.custom_subdomain.as_deref(),
+            &account.subdomain,
+        )?;
         if let Some(sku) = &patch.sku {
             let sku = validate_sku(sku)?;
             if sku != CMK_SKU && account.customer_key().is_some() && patch.encryption != Some(EncryptionSpec::Platform)

@@ -223,12 +223,12 @@ impl Accounts {
         Ok((objects, next))
     }
 
-    async fn delete_chunks(&self, internal_id: &str, object_id: &str) -> Result<(), AccountError> {
-        let prefix = keys::chunks(internal_id, object_id);
+    /// Deletes every key under `prefix`, a batch per commit.
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), AccountError> {
         loop {
-            let entries = self.store().list(&prefix, None, DELETE_BATCH).await?;
+            let entries = self.store().list(prefix, None, DELETE_BATCH).await?;
             if entries.is_empty() {
-                break;
+                return Ok(());
             }
             let writes = entries
                 .into_iter()
@@ -239,6 +239,10 @@ impl Accounts {
                 .collect();
             self.store().commit(writes).await?;
         }
+    }
+
+    async fn delete_chunks(&self, internal_id: &str, object_id: &str) -> Result<(), AccountError> {
+        self.delete_prefix(&keys::chunks(internal_id, object_id)).await?;
         self.store()
             .commit(vec![Write::Delete {
                 key: keys::pending(internal_id, object_id),
@@ -250,23 +254,8 @@ impl Accounts {
 
     /// Deletes every stored byte of an account (when it is purged).
     pub(crate) async fn delete_all_content(&self, internal_id: &str) -> Result<(), AccountError> {
-        for prefix in [keys::content(internal_id), keys::pending_of(internal_id)] {
-            loop {
-                let entries = self.store().list(&prefix, None, DELETE_BATCH).await?;
-                if entries.is_empty() {
-                    break;
-                }
-                let writes = entries
-                    .into_iter()
-                    .map(|e| Write::Delete {
-                        key: e.key,
-                        expect: Expect::Any,
-                    })
-                    .collect();
-                self.store().commit(writes).await?;
-            }
-        }
-        Ok(())
+        self.delete_prefix(&keys::content(internal_id)).await?;
+        self.delete_prefix(&keys::pending_of(internal_id)).await
     }
 
     /// Deletes chunks no object points to: of replaced or deleted objects, and of uploads abandoned for a day.

@@ -29,9 +29,6 @@ use crate::routes::arm::query_map;
 #[derive(Debug, Clone)]
 pub(crate) struct AccountHost(pub String);
 
-const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
-
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/content", get(list))
@@ -42,16 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// The account subdomain named by `host` (`contoso.cognitiveservices.localhost:8443` → `contoso`).
 pub(crate) fn subdomain_of_host(host: &str, dns_suffix: &str) -> Option<String> {
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    let host = host.to_ascii_lowercase();
-    let name = host.strip_suffix(&format!(".cognitiveservices.{dns_suffix}"))?;
-    (!name.is_empty() && !name.contains('.')).then(|| name.to_owned())
+    super::label_before(host, "cognitiveservices", dns_suffix)
 }
 
 async fn not_found(request: Request) -> ApiError {
@@ -242,19 +230,8 @@ async fn list(
 ) -> Result<Json<Value>, ApiError> {
     let query = query_map(&uri);
     let prefix = query.get("prefix").cloned().unwrap_or_default();
-    let top = match query.get("top") {
-        None => DEFAULT_PAGE,
-        Some(text) => match text.parse::<usize>() {
-            Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-            _ => {
-                return Err(ApiError::arm(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidParameter",
-                    format!("The value '{text}' of top is invalid: use a whole number from 1 to {MAX_PAGE}."),
-                ));
-            }
-        },
-    };
+    let top = crate::routes::arm::page_size(&query, "top")
+        .map_err(|message| ApiError::arm(StatusCode::BAD_REQUEST, "InvalidParameter", message))?;
     let (objects, next) = state
         .accounts
         .list_objects(&access, &prefix, query.get("skipToken").map(String::as_str), top)

@@ -66,6 +66,18 @@ pub(crate) fn app(state: AppState) -> Router {
         .layer(middleware::from_fn(log_requests))
 }
 
+/// The one label in front of `.{plane}.{suffix}` in `host`, without regard to case and port:
+/// `kv1` for `kv1.vault.localhost:8443` and plane `vault`.
+pub(crate) fn label_before(host: &str, plane: &str, dns_suffix: &str) -> Option<String> {
+    let host = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    let host = host.to_ascii_lowercase();
+    let label = host.strip_suffix(&format!(".{plane}.{dns_suffix}"))?;
+    (!label.is_empty() && !label.contains('.')).then(|| label.to_owned())
+}
+
 /// The host a request is for: the `Host` header (HTTP/1.1) or the URI authority (HTTP/2).
 fn request_host(request: &Request) -> Option<String> {
     request

@@ -124,22 +124,24 @@ pub(crate) struct Paging {
 const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 
+/// The page size a list request asks for in `param` (default 100, at most 1000), or why it is invalid.
+pub(crate) fn page_size(query: &HashMap<String, String>, param: &str) -> Result<usize, String> {
+    match query.get(param) {
+        None => Ok(DEFAULT_PAGE),
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "The value '{text}' of {param} is invalid: use a whole number from 1 to {MAX_PAGE}."
+            )),
+        },
+    }
+}
+
 impl Paging {
     pub fn from_uri(uri: &Uri) -> Result<Self, ApiError> {
         let query = query_map(uri);
-        let top = match query.get("$top") {
-            None => DEFAULT_PAGE,
-            Some(text) => match text.parse::<usize>() {
-                Ok(n) if (1..=MAX_PAGE).contains(&n) => n,
-                _ => {
-                    return Err(ApiError::arm(
-                        StatusCode::BAD_REQUEST,
-                        "InvalidTopValue",
-                        format!("The value '{text}' of $top is invalid: use a whole number from 1 to {MAX_PAGE}."),
-                    ));
-                }
-            },
-        };
+        let top = page_size(&query, "$top")
+            .map_err(|message| ApiError::arm(StatusCode::BAD_REQUEST, "InvalidTopValue", message))?;
         let start_after = match query.get("$skiptoken") {
             None => None,
             Some(token) => {

@@ -40,16 +40,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
 
 /// The vault named by `host` (`kv1.vault.localhost:8443` → `kv1`), if it is a vault host of this deployment.
 pub(crate) fn vault_of_host(host: &str, dns_suffix: &str) -> Option<String> {
-    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-        if port.chars().all(|c| c.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    let host = host.to_ascii_lowercase();
-    let name = host.strip_suffix(&format!(".vault.{dns_suffix}"))?;
-    (!name.is_empty() && !name.contains('.')).then(|| name.to_owned())
+    super::label_before(host, "vault", dns_suffix)
 }
 
 /// `scheme://host[:port]` as the client called it: key ids must name the host the client used.
