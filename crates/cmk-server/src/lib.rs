@@ -305,8 +305,14 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
     };
     let app = routes::app(state);
     let handle = axum_server::Handle::new();
-    let server = axum_server::from_tcp_rustls(listener, axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
+    // Without TCP_NODELAY a response written in two parts (headers, then a streamed body) waits for the
+    // client's delayed acknowledgement, about 40 ms on Linux.
+    let acceptor =
+        axum_server::tls_rustls::RustlsAcceptor::new(axum_server::tls_rustls::RustlsConfig::from_config(tls_config))
+            .acceptor(axum_server::accept::NoDelayAcceptor::new());
+    let server = axum_server::from_tcp(listener)
         .map_err(|e| ServerError::Io(e.to_string()))?
+        .acceptor(acceptor)
         .handle(handle.clone());
     let task = tokio::spawn(server.serve(app.into_make_service()));
     handle.listening().await;
