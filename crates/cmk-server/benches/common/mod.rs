@@ -198,3 +198,73 @@ impl BenchServer {
         body["access_token"].as_str().unwrap().to_owned()
     }
 }
+
+/// Starts a development server in this process, with `adjust` applied to its settings first (for example the
+/// account key poll interval, or vault change events off).
+pub async fn start_server_with(adjust: impl FnOnce(&mut Settings)) -> BenchServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::new(dir.path().to_owned());
+    settings.dev = true;
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    adjust(&mut settings);
+    let server = cmk_server::start(settings).await.unwrap();
+    let creds = server.dev_credentials.clone().unwrap();
+    let addr = server.local_addr;
+    let client = client_for(&creds, addr);
+    BenchServer {
+        server: Some(server),
+        process: None,
+        addr,
+        creds,
+        client,
+        _dir: dir,
+    }
+}
+
+/// Starts `cmk server --dev` from `binary` as its own process with the `extra` flags (for example
+/// `--no-vault-events`), on CPU `core` only (with `taskset`) when one is given.
+pub fn start_server_process_with(binary: &std::path::Path, core: Option<usize>, extra: &[&str]) -> BenchServer {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = match core {
+        Some(core) => {
+            let mut command = std::process::Command::new("taskset");
+            command.arg("-c").arg(core.to_string()).arg(binary);
+            command
+        }
+        None => std::process::Command::new(binary),
+    };
+    let mut child = command
+        .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(extra)
+        .env("CMK_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("a release build of cmk (cargo build --release -p cmk), and taskset when pinning");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let mut port = None;
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(base) = line.strip_prefix("cmk: ready at ") {
+            port = base.rsplit(':').next().and_then(|p| p.parse::<u16>().ok());
+            break;
+        }
+    }
+    // Keep reading what the server prints, so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.expect("the server printed its address")));
+    let creds: DevCredentials =
+        serde_json::from_slice(&std::fs::read(dir.path().join("dev-credentials.json")).unwrap()).unwrap();
+    let client = client_for(&creds, addr);
+    BenchServer {
+        server: None,
+        process: Some(child),
+        addr,
+        creds,
+        client,
+        _dir: dir,
+    }
+}
