@@ -1,6 +1,7 @@
-//! `cmk`: one binary for the server and, later, its command line client.
+//! `cmk`: one binary for the server and its command line client.
 #![forbid(unsafe_code)]
 
+mod cli;
 mod server_command;
 
 use std::process::ExitCode;
@@ -14,6 +15,8 @@ use clap::{Parser, Subcommand};
     about = "Customer-managed keys for encryption at rest, self-hosted"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: cli::GlobalArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -22,6 +25,8 @@ struct Cli {
 enum Command {
     /// Run the server: directory, management plane, vaults and accounts on one HTTPS listener.
     Server(server_command::ServerArgs),
+    #[command(flatten)]
+    Client(cli::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -33,14 +38,20 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command {
-        Command::Server(args) => runtime.block_on(server_command::run(args)),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("cmk: {message}");
-            ExitCode::FAILURE
-        }
+    match cli.command {
+        Command::Server(args) => match runtime.block_on(server_command::run(args)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("cmk: {message}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Client(command) => match runtime.block_on(cli::run(command, cli.global)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("{error}");
+                error.exit_code()
+            }
+        },
     }
 }

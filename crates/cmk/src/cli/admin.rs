@@ -1,0 +1,181 @@
+//! `cmk admin ...`: the deployment's operators' calls (`/cmk/admin`).
+
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::error::CliError;
+use super::session::Session;
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Tenants (directories).
+    Tenant {
+        #[command(subcommand)]
+        command: TenantCommand,
+    },
+    /// Subscriptions, and moving one to another tenant.
+    Subscription {
+        #[command(subcommand)]
+        command: SubscriptionCommand,
+    },
+    /// Service principals.
+    Sp {
+        #[command(subcommand)]
+        command: SpCommand,
+    },
+    /// The development server's clock.
+    Clock {
+        #[command(subcommand)]
+        command: ClockCommand,
+    },
+    /// A vault's audit log.
+    #[command(after_help = "Example:\n  cmk admin audit --vault kv-cmk --output table")]
+    Audit {
+        #[arg(long)]
+        vault: String,
+        /// Most records to show.
+        #[arg(long, default_value_t = 100)]
+        top: u32,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    #[command(after_help = "Example:\n  cmk admin tenant create --display-name contoso")]
+    Create {
+        #[arg(long)]
+        display_name: String,
+    },
+    /// List the tenants.
+    #[command(after_help = "Example:\n  cmk admin tenant list --output table")]
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SubscriptionCommand {
+    /// Create a subscription in a tenant.
+    #[command(after_help = "Example:\n  cmk admin subscription create --tenant TENANT --display-name production")]
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        display_name: String,
+    },
+    /// Move a subscription, with everything in it, to another tenant; managed identities stay behind.
+    #[command(after_help = "Example:\n  cmk admin subscription move --subscription SUB --tenant OTHER_TENANT")]
+    Move {
+        #[arg(long)]
+        subscription: String,
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SpCommand {
+    /// Create a service principal; its secret is shown once.
+    #[command(after_help = "Example:\n  cmk admin sp create --tenant TENANT --display-name ci")]
+    Create {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        display_name: String,
+        /// Make it an operator of the deployment.
+        #[arg(long)]
+        operator: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClockCommand {
+    /// The server's time.
+    #[command(after_help = "Example:\n  cmk admin clock show")]
+    Show,
+    /// Move the development clock forward.
+    #[command(after_help = "Example:\n  cmk admin clock advance --days 91")]
+    Advance {
+        #[arg(long, default_value_t = 0)]
+        days: i64,
+        #[arg(long, default_value_t = 0)]
+        seconds: i64,
+    },
+}
+
+async fn admin(session: &Session, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
+    session.arm(method, &format!("/cmk/admin{path}"), body).await
+}
+
+pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Value>, CliError> {
+    Ok(Some(match command {
+        AdminCommand::Tenant { command } => match command {
+            TenantCommand::Create { display_name } => {
+                admin(
+                    session,
+                    Method::POST,
+                    "/tenants",
+                    Some(&json!({ "displayName": display_name })),
+                )
+                .await?
+            }
+            TenantCommand::List => admin(session, Method::GET, "/tenants", None).await?["value"].take(),
+        },
+        AdminCommand::Subscription { command } => match command {
+            SubscriptionCommand::Create { tenant, display_name } => {
+                admin(
+                    session,
+                    Method::POST,
+                    &format!("/tenants/{tenant}/subscriptions"),
+                    Some(&json!({ "displayName": display_name })),
+                )
+                .await?
+            }
+            SubscriptionCommand::Move { subscription, tenant } => {
+                admin(
+                    session,
+                    Method::POST,
+                    &format!("/subscriptions/{subscription}/move"),
+                    Some(&json!({ "tenantId": tenant })),
+                )
+                .await?
+            }
+        },
+        AdminCommand::Sp { command } => match command {
+            SpCommand::Create {
+                tenant,
+                display_name,
+                operator,
+            } => {
+                admin(
+                    session,
+                    Method::POST,
+                    &format!("/tenants/{tenant}/servicePrincipals"),
+                    Some(&json!({ "displayName": display_name, "operator": operator })),
+                )
+                .await?
+            }
+        },
+        AdminCommand::Clock { command } => match command {
+            ClockCommand::Show => admin(session, Method::GET, "/clock", None).await?,
+            ClockCommand::Advance { days, seconds } => {
+                let total = days.saturating_mul(86_400).saturating_add(seconds);
+                if total <= 0 {
+                    return Err(CliError::Usage(
+                        "give --days or --seconds: the clock only moves forward".into(),
+                    ));
+                }
+                admin(
+                    session,
+                    Method::POST,
+                    "/clock/advance",
+                    Some(&json!({ "seconds": total })),
+                )
+                .await?
+            }
+        },
+        AdminCommand::Audit { vault, top } => {
+            admin(session, Method::GET, &format!("/audit?vault={vault}&top={top}"), None).await?["value"].take()
+        }
+    }))
+}
