@@ -1,35 +1,1408 @@
-//! `cmk keyvault ...` and `cmk keyvault key ...`.
+//! `cmk keyvault ...` (the vault resource, through the management plane) and `cmk keyvault key ...` (the keys,
+//! through the vault's own data plane), named and shaped like `az keyvault`.
+//!
+//! Answers are the server's wire shapes (ARM's for vaults, with `resourceGroup` added as az adds it; Key Vault's
+//! for keys, with `name` added to list items). Binary values are standard base64 on the command line, as az
+//! takes and prints them, and base64url on the wire.
 
-use clap::Subcommand;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD};
+use clap::builder::{BoolishValueParser, PossibleValuesParser};
+use clap::{Args, Subcommand, ValueEnum};
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use super::api;
 use super::error::CliError;
-use super::session::Session;
+use super::group::{list_all, parse_tags};
+use super::session::{Session, write_private};
+
+/// Key permissions of an access policy, as ARM spells them.
+const KEY_PERMISSIONS: [&str; 21] = [
+    "all",
+    "encrypt",
+    "decrypt",
+    "wrapKey",
+    "unwrapKey",
+    "sign",
+    "verify",
+    "get",
+    "list",
+    "create",
+    "update",
+    "import",
+    "delete",
+    "backup",
+    "restore",
+    "recover",
+    "purge",
+    "release",
+    "rotate",
+    "getrotationpolicy",
+    "setrotationpolicy",
+];
+const SECRET_PERMISSIONS: [&str; 9] = [
+    "all", "get", "list", "set", "delete", "backup", "restore", "recover", "purge",
+];
+const CERTIFICATE_PERMISSIONS: [&str; 16] = [
+    "all",
+    "get",
+    "list",
+    "delete",
+    "create",
+    "import",
+    "update",
+    "managecontacts",
+    "getissuers",
+    "listissuers",
+    "setissuers",
+    "deleteissuers",
+    "manageissuers",
+    "recover",
+    "purge",
+    "backup",
+];
+const STORAGE_PERMISSIONS: [&str; 15] = [
+    "all",
+    "get",
+    "list",
+    "delete",
+    "set",
+    "update",
+    "regeneratekey",
+    "recover",
+    "purge",
+    "backup",
+    "restore",
+    "setsas",
+    "listsas",
+    "getsas",
+    "deletesas",
+];
+/// Operations a key version can permit (`key_ops`).
+const KEY_OPS: [&str; 8] = [
+    "encrypt",
+    "decrypt",
+    "sign",
+    "verify",
+    "wrapKey",
+    "unwrapKey",
+    "import",
+    "export",
+];
+const KEY_TYPES: [&str; 6] = ["RSA", "RSA-HSM", "EC", "EC-HSM", "oct", "oct-HSM"];
+const ENCRYPTION_ALGORITHMS: [&str; 3] = ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"];
+const SIGNATURE_ALGORITHMS: [&str; 6] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
 
 #[derive(Subcommand, Debug)]
 pub enum KeyvaultCommand {
-    /// Show a vault.
-    #[command(after_help = "Example:\n  cmk keyvault show --name kv-cmk")]
-    Show {
+    /// Create a vault; you (the logged-in principal) get an access policy with every key permission.
+    #[command(
+        after_help = "Examples:\n  cmk keyvault create --name kv-cmk --resource-group rg-cmk --location westus2\n  cmk keyvault create -n kv-prod -g rg-cmk -l westus2 --enable-purge-protection --retention-days 7 --tags env=prod"
+    )]
+    Create {
         #[arg(long, short = 'n')]
         name: String,
+        /// [default: the login's resource group]
+        #[arg(long, short = 'g')]
+        resource_group: Option<String>,
+        #[arg(long, short = 'l')]
+        location: String,
+        /// Turn on purge protection: deleted vaults and keys can then never be purged before their retention ends.
+        /// Irreversible.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "true|false", value_parser = BoolishValueParser::new())]
+        enable_purge_protection: Option<bool>,
+        /// Days a deleted vault or key stays recoverable, 7 to 90; fixed at creation.
+        #[arg(long, default_value_t = 90, value_name = "DAYS")]
+        retention_days: u32,
+        #[arg(long, default_value = "standard", value_parser = PossibleValuesParser::new(["standard", "premium"]), ignore_case = true)]
+        sku: String,
+        /// Do not grant yourself an access policy.
+        #[arg(long)]
+        no_self_perms: bool,
+        /// Tags as key=value.
+        #[arg(long, num_args = 0.., value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+    },
+    /// Show a vault.
+    #[command(after_help = "Example:\n  cmk keyvault show --name kv-cmk --query properties.vaultUri -o tsv")]
+    Show(VaultArgs),
+    /// List the vaults of a resource group, or of the whole subscription.
+    #[command(
+        after_help = "Examples:\n  cmk keyvault list --output table\n  cmk keyvault list --resource-group rg-cmk"
+    )]
+    List {
+        /// [default: every resource group of the subscription]
         #[arg(long, short = 'g')]
         resource_group: Option<String>,
     },
+    /// Delete a vault. It stays recoverable (and its name taken) for its retention period.
+    #[command(after_help = "Example:\n  cmk keyvault delete --name kv-cmk")]
+    Delete(VaultArgs),
+    /// Recover a deleted vault, with its keys and access policies.
+    #[command(after_help = "Example:\n  cmk keyvault recover --name kv-cmk")]
+    Recover {
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Where to put the vault back [default: the resource group it was deleted from].
+        #[arg(long, short = 'g')]
+        resource_group: Option<String>,
+        /// Location of the deleted vault [default: looked up].
+        #[arg(long, short = 'l')]
+        location: Option<String>,
+    },
+    /// Purge a deleted vault and its keys for good (refused under purge protection).
+    #[command(after_help = "Example:\n  cmk keyvault purge --name kv-cmk")]
+    Purge(DeletedVaultArgs),
+    /// List the deleted vaults of the subscription.
+    #[command(
+        after_help = "Example:\n  cmk keyvault list-deleted --query \"[].{name:name, purge:properties.scheduledPurgeDate}\""
+    )]
+    ListDeleted,
+    /// Show a deleted vault.
+    #[command(after_help = "Example:\n  cmk keyvault show-deleted --name kv-cmk")]
+    ShowDeleted(DeletedVaultArgs),
+    /// Grant a principal permissions on a vault (added to what it already has).
+    #[command(
+        after_help = "Example:\n  cmk keyvault set-policy --name kv-cmk --object-id 3f1c4a2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b --key-permissions get wrapKey unwrapKey"
+    )]
+    SetPolicy {
+        #[command(flatten)]
+        vault: VaultArgs,
+        #[command(flatten)]
+        principal: PrincipalArgs,
+        #[arg(long, num_args = 1.., value_parser = PossibleValuesParser::new(KEY_PERMISSIONS), ignore_case = true)]
+        key_permissions: Vec<String>,
+        #[arg(long, num_args = 1.., value_parser = PossibleValuesParser::new(SECRET_PERMISSIONS), ignore_case = true)]
+        secret_permissions: Vec<String>,
+        #[arg(long, num_args = 1.., value_parser = PossibleValuesParser::new(CERTIFICATE_PERMISSIONS), ignore_case = true)]
+        certificate_permissions: Vec<String>,
+        #[arg(long, num_args = 1.., value_parser = PossibleValuesParser::new(STORAGE_PERMISSIONS), ignore_case = true)]
+        storage_permissions: Vec<String>,
+    },
+    /// Remove a principal's access policy from a vault.
+    #[command(
+        after_help = "Example:\n  cmk keyvault delete-policy --name kv-cmk --object-id 3f1c4a2e-5b6d-4e7f-8a9b-0c1d2e3f4a5b"
+    )]
+    DeletePolicy {
+        #[command(flatten)]
+        vault: VaultArgs,
+        #[command(flatten)]
+        principal: PrincipalArgs,
+    },
+    /// Keys of a vault.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+}
+
+/// A vault, by name.
+#[derive(Args, Debug)]
+pub struct VaultArgs {
+    /// Name of the vault.
+    #[arg(long, short = 'n')]
+    name: String,
+    /// [default: the login's resource group, else the group the vault is found in]
+    #[arg(long, short = 'g')]
+    resource_group: Option<String>,
+}
+
+/// A deleted vault, by name.
+#[derive(Args, Debug)]
+pub struct DeletedVaultArgs {
+    /// Name of the deleted vault.
+    #[arg(long, short = 'n')]
+    name: String,
+    /// Location of the deleted vault [default: looked up].
+    #[arg(long, short = 'l')]
+    location: Option<String>,
+}
+
+/// The principal an access policy is for.
+#[derive(Args, Debug)]
+pub struct PrincipalArgs {
+    /// Object id of the user, group or service principal.
+    #[arg(long, value_name = "GUID")]
+    object_id: String,
+    /// For a compound identity: the application the principal acts through.
+    #[arg(long, value_name = "GUID")]
+    application_id: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create a key, or a new version of an existing one.
+    #[command(
+        after_help = "Examples:\n  cmk keyvault key create --vault-name kv-cmk --name cmk-key\n  cmk keyvault key create --vault-name kv-cmk --name cmk-key --kty RSA-HSM --size 3072 --ops wrapKey unwrapKey"
+    )]
+    Create {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Key type.
+        #[arg(long, default_value = "RSA", value_parser = PossibleValuesParser::new(KEY_TYPES))]
+        kty: String,
+        /// Key size in bits (RSA: 2048, 3072 or 4096) [default: 2048].
+        #[arg(long)]
+        size: Option<u32>,
+        #[command(flatten)]
+        attributes: AttributeArgs,
+        /// Create the key disabled.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "true|false", value_parser = BoolishValueParser::new())]
+        disabled: Option<bool>,
+    },
+    /// Show a key (its latest version unless --version names one).
+    #[command(
+        after_help = "Example:\n  cmk keyvault key show --vault-name kv-cmk --name cmk-key --query key.kid -o tsv"
+    )]
+    Show {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long, short = 'v')]
+        version: Option<String>,
+    },
+    /// List the keys of a vault.
+    #[command(after_help = "Example:\n  cmk keyvault key list --vault-name kv-cmk --query \"[].name\" -o tsv")]
+    List {
+        /// Name of the vault.
+        #[arg(long)]
+        vault_name: String,
+        #[command(flatten)]
+        paging: PagingArgs,
+    },
+    /// List the versions of a key.
+    #[command(after_help = "Example:\n  cmk keyvault key list-versions --vault-name kv-cmk --name cmk-key")]
+    ListVersions {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        paging: PagingArgs,
+    },
+    /// Change a key version's attributes, operations or tags.
+    #[command(
+        after_help = "Examples:\n  cmk keyvault key set-attributes --vault-name kv-cmk --name cmk-key --enabled false\n  cmk keyvault key set-attributes --vault-name kv-cmk --name cmk-key --ops wrapKey unwrapKey --tags owner=ops"
+    )]
+    SetAttributes {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The version to change [default: the latest].
+        #[arg(long, short = 'v')]
+        version: Option<String>,
+        #[arg(long, value_name = "true|false", value_parser = BoolishValueParser::new())]
+        enabled: Option<bool>,
+        #[command(flatten)]
+        attributes: AttributeArgs,
+    },
+    /// Delete a key with all its versions; it stays recoverable for the vault's retention period.
+    #[command(after_help = "Example:\n  cmk keyvault key delete --vault-name kv-cmk --name cmk-key")]
+    Delete(KeyArgs),
+    /// Recover a deleted key.
+    #[command(after_help = "Example:\n  cmk keyvault key recover --vault-name kv-cmk --name cmk-key")]
+    Recover(KeyArgs),
+    /// Purge a deleted key for good (refused under purge protection).
+    #[command(after_help = "Example:\n  cmk keyvault key purge --vault-name kv-cmk --name cmk-key")]
+    Purge(KeyArgs),
+    /// List the deleted keys of a vault.
+    #[command(after_help = "Example:\n  cmk keyvault key list-deleted --vault-name kv-cmk")]
+    ListDeleted {
+        /// Name of the vault.
+        #[arg(long)]
+        vault_name: String,
+        #[command(flatten)]
+        paging: PagingArgs,
+    },
+    /// Show a deleted key.
+    #[command(after_help = "Example:\n  cmk keyvault key show-deleted --vault-name kv-cmk --name cmk-key")]
+    ShowDeleted(KeyArgs),
+    /// Make a new version of a key now.
+    #[command(after_help = "Example:\n  cmk keyvault key rotate --vault-name kv-cmk --name cmk-key")]
+    Rotate(KeyArgs),
+    /// Save a key, with all its versions, to a file that only a vault of this deployment and tenant can restore.
+    #[command(
+        after_help = "Example:\n  cmk keyvault key backup --vault-name kv-cmk --name cmk-key --file cmk-key.backup"
+    )]
+    Backup {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long, short = 'f', value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// Restore a key from a backup file.
+    #[command(after_help = "Example:\n  cmk keyvault key restore --vault-name kv-cmk --file cmk-key.backup")]
+    Restore {
+        /// Name of the vault.
+        #[arg(long)]
+        vault_name: String,
+        #[arg(long, short = 'f', value_name = "PATH")]
+        file: PathBuf,
+    },
+    /// Encrypt a small value with a key's public part.
+    #[command(
+        after_help = "Example:\n  cmk keyvault key encrypt --vault-name kv-cmk --name cmk-key --algorithm RSA-OAEP-256 --value \"$(printf secret | base64)\""
+    )]
+    Encrypt(CipherArgs),
+    /// Decrypt a value encrypted with a key.
+    #[command(
+        after_help = "Example:\n  cmk keyvault key decrypt --vault-name kv-cmk --name cmk-key --algorithm RSA-OAEP-256 --value CIPHERTEXT --query result -o tsv"
+    )]
+    Decrypt(CipherArgs),
+    /// Wrap (encrypt) a data key with a key.
+    #[command(
+        after_help = "Example:\n  cmk keyvault key wrap --vault-name kv-cmk --name cmk-key --algorithm RSA-OAEP-256 --value \"$(head -c 32 /dev/urandom | base64)\""
+    )]
+    Wrap(CipherArgs),
+    /// Unwrap a data key wrapped with a key (any version, by --version).
+    #[command(
+        after_help = "Example:\n  cmk keyvault key unwrap --vault-name kv-cmk --name cmk-key --version VERSION --algorithm RSA-OAEP-256 --value WRAPPED"
+    )]
+    Unwrap(CipherArgs),
+    /// Sign a digest with a key.
+    #[command(
+        after_help = "Example:\n  cmk keyvault key sign --vault-name kv-cmk --name cmk-key --algorithm PS256 --digest \"$(printf data | sha256sum | xxd -r -p | base64)\""
+    )]
+    Sign {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long, short = 'v')]
+        version: Option<String>,
+        #[arg(long, short = 'a', value_parser = PossibleValuesParser::new(SIGNATURE_ALGORITHMS))]
+        algorithm: String,
+        /// The digest to sign, base64.
+        #[arg(long, value_name = "BASE64")]
+        digest: String,
+    },
+    /// Verify a signature over a digest with a key.
+    #[command(
+        after_help = "Example:\n  cmk keyvault key verify --vault-name kv-cmk --name cmk-key --algorithm PS256 --digest DIGEST --signature SIGNATURE"
+    )]
+    Verify {
+        #[command(flatten)]
+        key: KeyArgs,
+        #[arg(long, short = 'v')]
+        version: Option<String>,
+        #[arg(long, short = 'a', value_parser = PossibleValuesParser::new(SIGNATURE_ALGORITHMS))]
+        algorithm: String,
+        /// The digest that was signed, base64.
+        #[arg(long, value_name = "BASE64")]
+        digest: String,
+        /// The signature, base64.
+        #[arg(long, value_name = "BASE64")]
+        signature: String,
+    },
+    /// A key's rotation policy: when the server makes new versions on its own, and when they expire.
+    RotationPolicy {
+        #[command(subcommand)]
+        command: RotationPolicyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RotationPolicyCommand {
+    /// Show a key's rotation policy.
+    #[command(after_help = "Example:\n  cmk keyvault key rotation-policy show --vault-name kv-cmk --name cmk-key")]
+    Show(KeyArgs),
+    /// Set a key's rotation policy.
+    #[command(
+        after_help = "Examples:\n  cmk keyvault key rotation-policy update --vault-name kv-cmk --name cmk-key --value @policy.json\n  cmk keyvault key rotation-policy update --vault-name kv-cmk --name cmk-key --value '{\"lifetimeActions\":[{\"trigger\":{\"timeAfterCreate\":\"P90D\"},\"action\":{\"type\":\"Rotate\"}}],\"attributes\":{\"expiryTime\":\"P2Y\"}}'"
+    )]
+    Update {
+        #[command(flatten)]
+        key: KeyArgs,
+        /// The policy as JSON, or @FILE (or a path) holding it. camelCase and snake_case names are both taken.
+        #[arg(long, value_name = "JSON|@FILE")]
+        value: String,
+    },
+}
+
+/// A key, by vault and name.
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    /// Name of the vault.
+    #[arg(long)]
+    vault_name: String,
+    /// Name of the key.
+    #[arg(long, short = 'n')]
+    name: String,
+}
+
+/// Settings shared by `key create` and `key set-attributes`.
+#[derive(Args, Debug)]
+pub struct AttributeArgs {
+    /// Operations the key permits.
+    #[arg(long, num_args = 1.., value_parser = PossibleValuesParser::new(KEY_OPS), ignore_case = true)]
+    ops: Option<Vec<String>>,
+    /// Expiry, UTC: 2030-12-31T00:00:00Z (or Unix seconds). Encrypt, wrap and sign stop working after it.
+    #[arg(long, value_name = "DATETIME")]
+    expires: Option<String>,
+    /// Activation, UTC: 2030-01-01T00:00:00Z (or Unix seconds).
+    #[arg(long, value_name = "DATETIME")]
+    not_before: Option<String>,
+    /// Tags as key=value (`--tags` alone, with none, removes them all on set-attributes).
+    #[arg(long, num_args = 0.., value_name = "KEY=VALUE")]
+    tags: Option<Vec<String>>,
+}
+
+#[derive(Args, Debug)]
+pub struct PagingArgs {
+    /// Most results per page the server sends (1 to 25); every page is listed.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=25))]
+    maxresults: Option<u32>,
+}
+
+#[derive(Args, Debug)]
+pub struct CipherArgs {
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The key version [default: the latest; give the version that encrypted or wrapped to decrypt or unwrap].
+    #[arg(long, short = 'v')]
+    version: Option<String>,
+    #[arg(long, short = 'a', value_parser = PossibleValuesParser::new(ENCRYPTION_ALGORITHMS))]
+    algorithm: String,
+    /// The input: base64 (or text, with --data-type plaintext).
+    #[arg(long, value_name = "BASE64")]
+    value: String,
+    /// How --value (encrypt, wrap) or the result (decrypt, unwrap) is written.
+    #[arg(long, value_enum, default_value = "base64")]
+    data_type: DataType,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DataType {
+    Base64,
+    Plaintext,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum CipherOp {
+    Encrypt,
+    Decrypt,
+    Wrap,
+    Unwrap,
+}
+
+impl CipherOp {
+    /// The data-plane path segment.
+    fn segment(self) -> &'static str {
+        match self {
+            CipherOp::Encrypt => "encrypt",
+            CipherOp::Decrypt => "decrypt",
+            CipherOp::Wrap => "wrapkey",
+            CipherOp::Unwrap => "unwrapkey",
+        }
+    }
 }
 
 pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<Value>, CliError> {
     Ok(match command {
-        KeyvaultCommand::Show { name, resource_group } => {
+        KeyvaultCommand::Create {
+            name,
+            resource_group,
+            location,
+            enable_purge_protection,
+            retention_days,
+            sku,
+            no_self_perms,
+            tags,
+        } => {
             let group = session.resource_group(resource_group.as_deref())?;
-            let path = format!(
-                "{}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{name}?{}",
-                session.subscription_path(),
-                api::KEYVAULT
-            );
-            Some(session.arm(Method::GET, &path, None).await?)
+            let name = vault_name(&name)?;
+            let path = vault_path(session, segment("resource group", &group)?, name);
+            // As az does: a create never overwrites an existing vault's settings and access policies.
+            match session.arm(Method::GET, &path, None).await {
+                Ok(_) => {
+                    return Err(CliError::Server {
+                        status: 409,
+                        code: "VaultAlreadyExists".into(),
+                        message: format!(
+                            "The vault '{name}' already exists in resource group '{group}'; 'cmk keyvault create' does not overwrite it."
+                        ),
+                    });
+                }
+                Err(CliError::Server { status: 404, .. }) => {}
+                Err(other) => return Err(other),
+            }
+            let tenant_id = session.profile.tenant_id.clone();
+            let access_policies = if no_self_perms {
+                Vec::new()
+            } else {
+                vec![json!({
+                    "tenantId": tenant_id,
+                    "objectId": signed_in_object_id(session).await?,
+                    "permissions": { "keys": ["all"] },
+                })]
+            };
+            let mut properties = json!({
+                "tenantId": tenant_id,
+                "sku": { "family": "A", "name": sku.to_ascii_lowercase() },
+                "accessPolicies": access_policies,
+                "enableSoftDelete": true,
+                "softDeleteRetentionInDays": retention_days,
+                "enableRbacAuthorization": false,
+            });
+            // ARM refuses `false` even on create: leave the property out instead.
+            if enable_purge_protection == Some(true) {
+                properties["enablePurgeProtection"] = json!(true);
+            }
+            let body = json!({ "location": location, "tags": parse_tags(&tags)?, "properties": properties });
+            Some(with_resource_group(session.arm(Method::PUT, &path, Some(&body)).await?))
         }
+        KeyvaultCommand::Show(args) => Some(with_resource_group(find_vault(session, &args).await?)),
+        KeyvaultCommand::List { resource_group } => {
+            let path = match resource_group {
+                Some(group) => format!(
+                    "{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults?{}",
+                    session.subscription_path(),
+                    segment("resource group", &group)?,
+                    api::KEYVAULT
+                ),
+                None => subscription_vaults_path(session),
+            };
+            let listed = list_all(session, &path).await?;
+            Some(Value::Array(
+                listed
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(with_resource_group)
+                    .collect(),
+            ))
+        }
+        KeyvaultCommand::Delete(args) => {
+            let vault = find_vault(session, &args).await?;
+            session.arm(Method::DELETE, &resource_path(&vault)?, None).await?;
+            None
+        }
+        KeyvaultCommand::Recover {
+            name,
+            resource_group,
+            location,
+        } => {
+            let deleted = find_deleted_vault(session, &name, location.as_deref()).await?;
+            let group = match resource_group {
+                Some(group) => group,
+                None => deleted["properties"]["vaultId"]
+                    .as_str()
+                    .and_then(group_of_id)
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        CliError::Usage("the following arguments are required: --resource-group/-g".into())
+                    })?,
+            };
+            let body = json!({
+                "location": deleted["properties"]["location"],
+                "properties": {
+                    "tenantId": session.profile.tenant_id,
+                    "sku": { "family": "A", "name": "standard" },
+                    "createMode": "recover",
+                },
+            });
+            let path = vault_path(session, segment("resource group", &group)?, vault_name(&name)?);
+            Some(with_resource_group(session.arm(Method::PUT, &path, Some(&body)).await?))
+        }
+        KeyvaultCommand::Purge(args) => {
+            let deleted = find_deleted_vault(session, &args.name, args.location.as_deref()).await?;
+            let path = format!("{}/purge?{}", deleted_vault_base(session, &deleted)?, api::KEYVAULT);
+            session.arm(Method::POST, &path, None).await?;
+            None
+        }
+        KeyvaultCommand::ListDeleted => Some(list_all(session, &deleted_vaults_path(session)).await?),
+        KeyvaultCommand::ShowDeleted(args) => {
+            Some(find_deleted_vault(session, &args.name, args.location.as_deref()).await?)
+        }
+        KeyvaultCommand::SetPolicy {
+            vault,
+            principal,
+            key_permissions,
+            secret_permissions,
+            certificate_permissions,
+            storage_permissions,
+        } => {
+            if key_permissions.is_empty()
+                && secret_permissions.is_empty()
+                && certificate_permissions.is_empty()
+                && storage_permissions.is_empty()
+            {
+                return Err(CliError::Usage(
+                    "specify at least one of --key-permissions, --secret-permissions, --certificate-permissions, --storage-permissions".into(),
+                ));
+            }
+            let found = find_vault(session, &vault).await?;
+            let mut entry = policy_entry(&found, &principal);
+            entry["permissions"] = json!({
+                "keys": canonical(&key_permissions, &KEY_PERMISSIONS),
+                "secrets": canonical(&secret_permissions, &SECRET_PERMISSIONS),
+                "certificates": canonical(&certificate_permissions, &CERTIFICATE_PERMISSIONS),
+                "storage": canonical(&storage_permissions, &STORAGE_PERMISSIONS),
+            });
+            Some(change_policies(session, found, "add", entry).await?)
+        }
+        KeyvaultCommand::DeletePolicy { vault, principal } => {
+            let found = find_vault(session, &vault).await?;
+            let mut entry = policy_entry(&found, &principal);
+            // `remove` takes away the permissions it names: name all of them to remove the whole entry.
+            let current = found["properties"]["accessPolicies"]
+                .as_array()
+                .and_then(|policies| policies.iter().find(|p| same_principal(p, &entry)))
+                .cloned()
+                .ok_or_else(|| CliError::Server {
+                    status: 404,
+                    code: "AccessPolicyNotFound".into(),
+                    message: format!(
+                        "The vault '{}' has no access policy for object id '{}'{}.",
+                        found["name"].as_str().unwrap_or(&vault.name),
+                        principal.object_id,
+                        principal
+                            .application_id
+                            .as_deref()
+                            .map(|a| format!(" through application '{a}'"))
+                            .unwrap_or_default()
+                    ),
+                })?;
+            entry["permissions"] = current["permissions"].clone();
+            Some(change_policies(session, found, "remove", entry).await?)
+        }
+        KeyvaultCommand::Key { command } => run_key(command, session).await?,
     })
+}
+
+async fn run_key(command: KeyCommand, session: &Session) -> Result<Option<Value>, CliError> {
+    Ok(match command {
+        KeyCommand::Create {
+            key,
+            kty,
+            size,
+            attributes,
+            disabled,
+        } => {
+            let mut body = attribute_body(&attributes, disabled.map(|d| !d))?;
+            body.insert("kty".into(), json!(kty));
+            if let Some(size) = size {
+                body.insert("key_size".into(), json!(size));
+            }
+            let path = format!("keys/{}/create", key_name(&key.name)?);
+            Some(
+                vault_call(
+                    session,
+                    Method::POST,
+                    &key.vault_name,
+                    &path,
+                    Some(&Value::Object(body)),
+                )
+                .await?,
+            )
+        }
+        KeyCommand::Show { key, version } => {
+            let path = versioned(&key.name, version.as_deref())?;
+            Some(vault_call(session, Method::GET, &key.vault_name, &path, None).await?)
+        }
+        KeyCommand::List { vault_name, paging } => {
+            Some(list_vault(session, &vault_name, "keys", paging.maxresults, false).await?)
+        }
+        KeyCommand::ListVersions { key, paging } => {
+            let path = format!("keys/{}/versions", key_name(&key.name)?);
+            Some(list_vault(session, &key.vault_name, &path, paging.maxresults, true).await?)
+        }
+        KeyCommand::SetAttributes {
+            key,
+            version,
+            enabled,
+            attributes,
+        } => {
+            let body = Value::Object(attribute_body(&attributes, enabled)?);
+            let path = versioned(&key.name, version.as_deref())?;
+            Some(vault_call(session, Method::PATCH, &key.vault_name, &path, Some(&body)).await?)
+        }
+        KeyCommand::Delete(key) => {
+            let path = format!("keys/{}", key_name(&key.name)?);
+            Some(vault_call(session, Method::DELETE, &key.vault_name, &path, None).await?)
+        }
+        KeyCommand::Recover(key) => {
+            let path = format!("deletedkeys/{}/recover", key_name(&key.name)?);
+            Some(vault_call(session, Method::POST, &key.vault_name, &path, None).await?)
+        }
+        KeyCommand::Purge(key) => {
+            let path = format!("deletedkeys/{}", key_name(&key.name)?);
+            vault_call(session, Method::DELETE, &key.vault_name, &path, None).await?;
+            None
+        }
+        KeyCommand::ListDeleted { vault_name, paging } => {
+            Some(list_vault(session, &vault_name, "deletedkeys", paging.maxresults, false).await?)
+        }
+        KeyCommand::ShowDeleted(key) => {
+            let path = format!("deletedkeys/{}", key_name(&key.name)?);
+            Some(vault_call(session, Method::GET, &key.vault_name, &path, None).await?)
+        }
+        KeyCommand::Rotate(key) => {
+            let path = format!("keys/{}/rotate", key_name(&key.name)?);
+            Some(vault_call(session, Method::POST, &key.vault_name, &path, None).await?)
+        }
+        KeyCommand::Backup { key, file } => {
+            let path = format!("keys/{}/backup", key_name(&key.name)?);
+            let answer = vault_call(session, Method::POST, &key.vault_name, &path, None).await?;
+            let blob = answer["value"]
+                .as_str()
+                .and_then(|v| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
+                .ok_or_else(|| CliError::Local("the server sent no backup".into()))?;
+            write_private(&file, &blob)?;
+            None
+        }
+        KeyCommand::Restore { vault_name, file } => {
+            let blob = std::fs::read(&file).map_err(|e| CliError::local(&format!("reading {}", file.display()), e))?;
+            let body = json!({ "value": URL_SAFE_NO_PAD.encode(blob) });
+            Some(vault_call(session, Method::POST, &vault_name, "keys/restore", Some(&body)).await?)
+        }
+        KeyCommand::Encrypt(args) => Some(cipher(session, args, CipherOp::Encrypt).await?),
+        KeyCommand::Decrypt(args) => Some(cipher(session, args, CipherOp::Decrypt).await?),
+        KeyCommand::Wrap(args) => Some(cipher(session, args, CipherOp::Wrap).await?),
+        KeyCommand::Unwrap(args) => Some(cipher(session, args, CipherOp::Unwrap).await?),
+        KeyCommand::Sign {
+            key,
+            version,
+            algorithm,
+            digest,
+        } => {
+            let body = json!({ "alg": algorithm, "value": to_wire(&decode_base64("--digest", &digest)?) });
+            let path = operation_path(&key.name, version.as_deref(), "sign")?;
+            let answer = vault_call(session, Method::POST, &key.vault_name, &path, Some(&body)).await?;
+            Some(json!({
+                "kid": answer["kid"],
+                "signature": from_wire(&answer["value"])?,
+                "algorithm": algorithm,
+            }))
+        }
+        KeyCommand::Verify {
+            key,
+            version,
+            algorithm,
+            digest,
+            signature,
+        } => {
+            let body = json!({
+                "alg": algorithm,
+                "digest": to_wire(&decode_base64("--digest", &digest)?),
+                "value": to_wire(&decode_base64("--signature", &signature)?),
+            });
+            let path = operation_path(&key.name, version.as_deref(), "verify")?;
+            let answer = vault_call(session, Method::POST, &key.vault_name, &path, Some(&body)).await?;
+            Some(json!({ "isValid": answer["value"].as_bool().unwrap_or(false), "algorithm": algorithm }))
+        }
+        KeyCommand::RotationPolicy { command } => match command {
+            RotationPolicyCommand::Show(key) => {
+                let path = format!("keys/{}/rotationpolicy", key_name(&key.name)?);
+                Some(vault_call(session, Method::GET, &key.vault_name, &path, None).await?)
+            }
+            RotationPolicyCommand::Update { key, value } => {
+                let body = rotation_policy_body(&read_json_argument("--value", &value)?)?;
+                let path = format!("keys/{}/rotationpolicy", key_name(&key.name)?);
+                Some(vault_call(session, Method::PUT, &key.vault_name, &path, Some(&body)).await?)
+            }
+        },
+    })
+}
+
+// ---- the vault resource ------------------------------------------------------------------------------------
+
+/// A name that goes into a URL path: letters, digits and `-_.()`, as ARM names allow.
+fn segment<'a>(what: &str, value: &'a str) -> Result<&'a str, CliError> {
+    if !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '(' | ')'))
+    {
+        Ok(value)
+    } else {
+        Err(CliError::Usage(format!("'{value}' is not a valid {what} name")))
+    }
+}
+
+/// A vault name: it becomes a host name, so letters, digits and hyphens only (the server checks the rest).
+fn vault_name(value: &str) -> Result<&str, CliError> {
+    if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(value)
+    } else {
+        Err(CliError::Usage(format!(
+            "'{value}' is not a valid vault name: use 3 to 24 letters, digits and hyphens"
+        )))
+    }
+}
+
+/// A key name or version: letters, digits and hyphens.
+fn key_name(value: &str) -> Result<&str, CliError> {
+    if !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        Ok(value)
+    } else {
+        Err(CliError::Usage(format!(
+            "'{value}' is not a valid key name or version: use letters, digits and hyphens"
+        )))
+    }
+}
+
+fn vault_path(session: &Session, group: &str, name: &str) -> String {
+    format!(
+        "{}/resourceGroups/{group}/providers/Microsoft.KeyVault/vaults/{name}?{}",
+        session.subscription_path(),
+        api::KEYVAULT
+    )
+}
+
+fn subscription_vaults_path(session: &Session) -> String {
+    format!(
+        "{}/providers/Microsoft.KeyVault/vaults?{}",
+        session.subscription_path(),
+        api::KEYVAULT
+    )
+}
+
+fn deleted_vaults_path(session: &Session) -> String {
+    format!(
+        "{}/providers/Microsoft.KeyVault/deletedVaults?{}",
+        session.subscription_path(),
+        api::KEYVAULT
+    )
+}
+
+/// `.../locations/{location}/deletedVaults/{name}` of a deleted vault, without the api-version.
+fn deleted_vault_base(session: &Session, deleted: &Value) -> Result<String, CliError> {
+    let location = deleted["properties"]["location"].as_str().unwrap_or_default();
+    let name = deleted["name"].as_str().unwrap_or_default();
+    Ok(format!(
+        "{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
+        session.subscription_path(),
+        segment("location", location)?,
+        vault_name(name)?
+    ))
+}
+
+/// The management path (with api-version) of a vault the server returned.
+fn resource_path(vault: &Value) -> Result<String, CliError> {
+    let id = vault["id"]
+        .as_str()
+        .ok_or_else(|| CliError::Local("the server sent a vault without an id".into()))?;
+    Ok(format!("{id}?{}", api::KEYVAULT))
+}
+
+/// The resource group named in a resource id.
+fn group_of_id(id: &str) -> Option<&str> {
+    let mut parts = id.split('/');
+    while let Some(part) = parts.next() {
+        if part.eq_ignore_ascii_case("resourceGroups") {
+            return parts.next();
+        }
+    }
+    None
+}
+
+/// Adds `resourceGroup`, as az shows it on every resource.
+fn with_resource_group(mut vault: Value) -> Value {
+    if let Some(group) = vault["id"].as_str().and_then(group_of_id).map(str::to_owned)
+        && let Value::Object(map) = &mut vault
+    {
+        map.insert("resourceGroup".into(), Value::String(group));
+    }
+    vault
+}
+
+fn not_found(message: String) -> CliError {
+    CliError::Server {
+        status: 404,
+        code: "ResourceNotFound".into(),
+        message,
+    }
+}
+
+/// A vault by name: in the group given, else in the login's group, else wherever it is in the subscription.
+async fn find_vault(session: &Session, args: &VaultArgs) -> Result<Value, CliError> {
+    let name = vault_name(&args.name)?;
+    if let Some(group) = &args.resource_group {
+        let path = vault_path(session, segment("resource group", group)?, name);
+        return session.arm(Method::GET, &path, None).await;
+    }
+    let mut first_error = None;
+    if let Some(group) = &session.profile.resource_group {
+        match session
+            .arm(
+                Method::GET,
+                &vault_path(session, segment("resource group", group)?, name),
+                None,
+            )
+            .await
+        {
+            Ok(vault) => return Ok(vault),
+            Err(error @ CliError::Server { status: 404, .. }) => first_error = Some(error),
+            Err(other) => return Err(other),
+        }
+    }
+    let listed = list_all(session, &subscription_vaults_path(session)).await?;
+    let found = listed
+        .as_array()
+        .and_then(|vaults| {
+            vaults
+                .iter()
+                .find(|v| v["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        })
+        .cloned();
+    found.ok_or_else(|| {
+        first_error.unwrap_or_else(|| {
+            not_found(format!(
+                "The Resource 'Microsoft.KeyVault/vaults/{name}' was not found in subscription '{}'.",
+                session.profile.subscription_id
+            ))
+        })
+    })
+}
+
+/// A deleted vault by name, at the location given or wherever it is.
+async fn find_deleted_vault(session: &Session, name: &str, location: Option<&str>) -> Result<Value, CliError> {
+    let name = vault_name(name)?;
+    if let Some(location) = location {
+        // az takes "West US 2" for westus2.
+        let location: String = location
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase();
+        let path = format!(
+            "{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{name}?{}",
+            session.subscription_path(),
+            segment("location", &location)?,
+            api::KEYVAULT
+        );
+        return session.arm(Method::GET, &path, None).await;
+    }
+    let listed = list_all(session, &deleted_vaults_path(session)).await?;
+    listed
+        .as_array()
+        .and_then(|vaults| {
+            vaults
+                .iter()
+                .find(|v| v["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
+        })
+        .cloned()
+        .ok_or_else(|| {
+            not_found(format!(
+                "No deleted vault named '{name}' exists in subscription '{}'.",
+                session.profile.subscription_id
+            ))
+        })
+}
+
+/// The object id of the logged-in principal: the `oid` claim of its management token.
+async fn signed_in_object_id(session: &Session) -> Result<String, CliError> {
+    let token = session.token(&session.management_resource()).await?;
+    let claims = token
+        .split('.')
+        .nth(1)
+        .and_then(|payload| URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok())
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .ok_or_else(|| CliError::Local("cannot read the login's access token".into()))?;
+    claims["oid"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| CliError::Local("the login's access token names no object id (oid)".into()))
+}
+
+/// The access policy entry of a principal on a vault, without permissions.
+fn policy_entry(vault: &Value, principal: &PrincipalArgs) -> Value {
+    let mut entry = json!({
+        "tenantId": vault["properties"]["tenantId"],
+        "objectId": principal.object_id,
+    });
+    if let Some(application) = &principal.application_id {
+        entry["applicationId"] = json!(application);
+    }
+    entry
+}
+
+fn same_principal(a: &Value, b: &Value) -> bool {
+    let text = |v: &Value, field: &str| v[field].as_str().map(str::to_ascii_lowercase);
+    text(a, "tenantId") == text(b, "tenantId")
+        && text(a, "objectId") == text(b, "objectId")
+        && text(a, "applicationId") == text(b, "applicationId")
+}
+
+/// `accessPolicies/{kind}` with one entry; answers the vault with its new access policies, as az does.
+async fn change_policies(session: &Session, mut vault: Value, kind: &str, entry: Value) -> Result<Value, CliError> {
+    let id = vault["id"]
+        .as_str()
+        .ok_or_else(|| CliError::Local("the server sent a vault without an id".into()))?;
+    let path = format!("{id}/accessPolicies/{kind}?{}", api::KEYVAULT);
+    let body = json!({ "properties": { "accessPolicies": [entry] } });
+    let answer = session.arm(Method::PUT, &path, Some(&body)).await?;
+    vault["properties"]["accessPolicies"] = answer["properties"]["accessPolicies"].clone();
+    Ok(with_resource_group(vault))
+}
+
+/// The spellings of `valid` for the names given in any case.
+fn canonical(given: &[String], valid: &[&str]) -> Vec<String> {
+    given
+        .iter()
+        .map(|g| {
+            valid
+                .iter()
+                .find(|v| v.eq_ignore_ascii_case(g))
+                .map_or_else(|| g.clone(), |v| (*v).to_owned())
+        })
+        .collect()
+}
+
+// ---- keys --------------------------------------------------------------------------------------------------
+
+async fn vault_call(
+    session: &Session,
+    method: Method,
+    vault: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<Value, CliError> {
+    session.vault(method, vault_name(vault)?, path, body).await
+}
+
+/// `keys/{name}/{version}`, or `keys/{name}/` (the latest) as the SDKs send it.
+fn versioned(name: &str, version: Option<&str>) -> Result<String, CliError> {
+    Ok(format!(
+        "keys/{}/{}",
+        key_name(name)?,
+        version.map(key_name).transpose()?.unwrap_or_default()
+    ))
+}
+
+/// `keys/{name}/{version}/{operation}`; an empty version means the latest.
+fn operation_path(name: &str, version: Option<&str>, operation: &str) -> Result<String, CliError> {
+    Ok(format!("{}/{operation}", versioned(name, version)?))
+}
+
+/// Every page of a data-plane list, following `nextLink` with the vault's token; each item gets the `name`
+/// (and, for versions, the `version`) its `kid` names.
+async fn list_vault(
+    session: &Session,
+    vault: &str,
+    path: &str,
+    page_size: Option<u32>,
+    versions: bool,
+) -> Result<Value, CliError> {
+    let path = match page_size {
+        Some(size) => format!("{path}?maxresults={size}"),
+        None => path.to_owned(),
+    };
+    let mut page = vault_call(session, Method::GET, vault, &path, None).await?;
+    let resource = session.vault_resource();
+    let mut items = Vec::new();
+    loop {
+        for mut item in page["value"].as_array().cloned().unwrap_or_default() {
+            let kid = item["kid"].as_str().unwrap_or_default().to_owned();
+            let mut parts = kid
+                .split_once("/keys/")
+                .map(|(_, rest)| rest)
+                .unwrap_or_default()
+                .split('/');
+            if let Value::Object(map) = &mut item {
+                if let Some(name) = parts.next().filter(|n| !n.is_empty()) {
+                    map.insert("name".into(), json!(name));
+                }
+                if versions && let Some(version) = parts.next().filter(|v| !v.is_empty()) {
+                    map.insert("version".into(), json!(version));
+                }
+            }
+            items.push(item);
+        }
+        let Some(next) = page["nextLink"].as_str().filter(|n| !n.is_empty()).map(str::to_owned) else {
+            break;
+        };
+        page = session.call(Method::GET, &next, &resource, None).await?;
+    }
+    Ok(Value::Array(items))
+}
+
+/// The body of a key create or update: `key_ops`, `attributes` and `tags`, as given.
+fn attribute_body(args: &AttributeArgs, enabled: Option<bool>) -> Result<Map<String, Value>, CliError> {
+    let mut body = Map::new();
+    if let Some(ops) = &args.ops {
+        body.insert("key_ops".into(), json!(canonical(ops, &KEY_OPS)));
+    }
+    let mut attributes = Map::new();
+    if let Some(enabled) = enabled {
+        attributes.insert("enabled".into(), json!(enabled));
+    }
+    if let Some(expires) = &args.expires {
+        attributes.insert("exp".into(), json!(parse_time("--expires", expires)?));
+    }
+    if let Some(not_before) = &args.not_before {
+        attributes.insert("nbf".into(), json!(parse_time("--not-before", not_before)?));
+    }
+    if !attributes.is_empty() {
+        body.insert("attributes".into(), Value::Object(attributes));
+    }
+    if let Some(tags) = &args.tags {
+        body.insert("tags".into(), json!(parse_tags(tags)?));
+    }
+    Ok(body)
+}
+
+/// Standard base64 (padding optional; base64url taken too), as az takes binary values.
+fn decode_base64(flag: &str, text: &str) -> Result<Vec<u8>, CliError> {
+    let config = GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
+    let text = text.trim();
+    let engine = if text.contains(['-', '_']) {
+        GeneralPurpose::new(&alphabet::URL_SAFE, config)
+    } else {
+        GeneralPurpose::new(&alphabet::STANDARD, config)
+    };
+    engine
+        .decode(text)
+        .map_err(|e| CliError::Usage(format!("argument {flag}: not valid base64: {e}")))
+}
+
+fn to_wire(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A base64url value of an answer, as standard base64.
+fn from_wire(value: &Value) -> Result<String, CliError> {
+    value
+        .as_str()
+        .and_then(|v| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
+        .map(|bytes| STANDARD.encode(bytes))
+        .ok_or_else(|| CliError::Local("the server's answer holds no valid base64url value".into()))
+}
+
+/// encrypt, decrypt, wrap, unwrap: `{"kid","result","algorithm"}` with the result in standard base64.
+async fn cipher(session: &Session, args: CipherArgs, op: CipherOp) -> Result<Value, CliError> {
+    let input = match (op, args.data_type) {
+        (CipherOp::Encrypt | CipherOp::Wrap, DataType::Plaintext) => args.value.into_bytes(),
+        _ => decode_base64("--value", &args.value)?,
+    };
+    let body = json!({ "alg": args.algorithm, "value": to_wire(&input) });
+    let path = operation_path(&args.key.name, args.version.as_deref(), op.segment())?;
+    let answer = vault_call(session, Method::POST, &args.key.vault_name, &path, Some(&body)).await?;
+    let result = match (op, args.data_type) {
+        (CipherOp::Decrypt | CipherOp::Unwrap, DataType::Plaintext) => {
+            let bytes = answer["value"]
+                .as_str()
+                .and_then(|v| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
+                .ok_or_else(|| CliError::Local("the server's answer holds no valid base64url value".into()))?;
+            String::from_utf8(bytes)
+                .map_err(|_| CliError::Local("the decrypted value is not text: use --data-type base64".into()))?
+        }
+        _ => from_wire(&answer["value"])?,
+    };
+    Ok(json!({ "kid": answer["kid"], "result": result, "algorithm": args.algorithm }))
+}
+
+/// A JSON argument: inline, `@FILE`, or the path of a file.
+fn read_json_argument(flag: &str, value: &str) -> Result<Value, CliError> {
+    let read = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|e| CliError::local(&format!("reading {}", path.display()), e))
+    };
+    let text = if let Some(path) = value.strip_prefix('@') {
+        read(Path::new(path))?
+    } else if !value.trim_start().starts_with(['{', '[']) && Path::new(value).is_file() {
+        read(Path::new(value))?
+    } else {
+        value.to_owned()
+    };
+    serde_json::from_str(&text).map_err(|e| CliError::Usage(format!("argument {flag}: not valid JSON: {e}")))
+}
+
+/// A rotation policy in the wire's camelCase, from az's policy JSON (camelCase or snake_case).
+fn rotation_policy_body(given: &Value) -> Result<Value, CliError> {
+    let field = |v: &Value, camel: &str, snake: &str| -> Value {
+        match &v[camel] {
+            Value::Null => v[snake].clone(),
+            found => found.clone(),
+        }
+    };
+    if !given.is_object() {
+        return Err(CliError::Usage(
+            "argument --value: the policy must be a JSON object".into(),
+        ));
+    }
+    let mut actions = Vec::new();
+    match field(given, "lifetimeActions", "lifetime_actions") {
+        Value::Null => {}
+        Value::Array(list) => {
+            for action in list {
+                let trigger = &action["trigger"];
+                let mut wire_trigger = Map::new();
+                for (camel, snake) in [
+                    ("timeAfterCreate", "time_after_create"),
+                    ("timeBeforeExpiry", "time_before_expiry"),
+                ] {
+                    let value = field(trigger, camel, snake);
+                    if !value.is_null() {
+                        wire_trigger.insert(camel.into(), value);
+                    }
+                }
+                let kind = match &action["action"] {
+                    Value::String(kind) => json!(kind),
+                    other => field(other, "type", "action_type"),
+                };
+                actions.push(json!({ "trigger": wire_trigger, "action": { "type": kind } }));
+            }
+        }
+        _ => {
+            return Err(CliError::Usage(
+                "argument --value: lifetimeActions must be a list".into(),
+            ));
+        }
+    }
+    let mut policy = json!({ "lifetimeActions": actions });
+    let attributes = &given["attributes"];
+    let mut expiry = field(attributes, "expiryTime", "expiry_time");
+    if expiry.is_null() {
+        expiry = field(given, "expiresIn", "expires_in");
+    }
+    if !expiry.is_null() {
+        policy["attributes"] = json!({ "expiryTime": expiry });
+    }
+    Ok(policy)
+}
+
+/// A time as Unix seconds: whole seconds, or ISO 8601 / RFC 3339 (`2030-12-31`, `2030-12-31T08:00:00Z`,
+/// `2030-12-31T08:00:00+02:00`; without an offset, UTC, as az reads it).
+fn parse_time(flag: &str, text: &str) -> Result<i64, CliError> {
+    let invalid = || {
+        CliError::Usage(format!(
+            "argument {flag}: '{text}' is not a date and time such as 2030-12-31T00:00:00Z"
+        ))
+    };
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds);
+    }
+    let number = |s: &str| -> Result<i64, CliError> {
+        if s.is_empty() || !s.chars().all(|c| c.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        s.parse::<i64>().map_err(|_| invalid())
+    };
+    let (date, time) = match text.split_once(['T', 't', ' ']) {
+        Some((date, time)) => (date, time),
+        None => (text, ""),
+    };
+    let mut date_parts = date.split('-');
+    let (Some(year), Some(month), Some(day), None) = (
+        date_parts.next(),
+        date_parts.next(),
+        date_parts.next(),
+        date_parts.next(),
+    ) else {
+        return Err(invalid());
+    };
+    let (year, month, day) = (number(year)?, number(month)?, number(day)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return Err(invalid());
+    }
+    // The offset: Z, +HH:MM, -HH:MM, or none (UTC).
+    let (clock, offset) = if let Some(clock) = time.strip_suffix(['Z', 'z']) {
+        (clock, 0)
+    } else if let Some(at) = time.rfind(['+', '-']) {
+        let (clock, zone) = time.split_at(at);
+        let sign = if zone.starts_with('-') { -1 } else { 1 };
+        let digits = &zone[1..];
+        let (hours, minutes) = match digits.split_once(':') {
+            Some(parts) => parts,
+            None if digits.len() == 4 && digits.is_char_boundary(2) => digits.split_at(2),
+            None => (digits, "0"),
+        };
+        if number(hours)? > 23 || number(minutes)? > 59 {
+            return Err(invalid());
+        }
+        (clock, sign * (number(hours)? * 3600 + number(minutes)? * 60))
+    } else {
+        (time, 0)
+    };
+    let mut clock_parts = clock.split(':');
+    let hour = clock_parts.next().filter(|h| !h.is_empty()).map_or(Ok(0), number)?;
+    let minute = clock_parts.next().map_or(Ok(0), number)?;
+    let second = clock_parts
+        .next()
+        .map(|s| s.split_once('.').map_or(s, |(whole, _)| whole))
+        .map_or(Ok(0), number)?;
+    if clock_parts.next().is_some() || hour > 23 || minute > 59 || second > 60 {
+        return Err(invalid());
+    }
+    Ok(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second - offset)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_index = (month + 9) % 12;
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_read_as_az_reads_them() {
+        assert_eq!(parse_time("--expires", "1700000000").ok(), Some(1_700_000_000));
+        assert_eq!(parse_time("--expires", "1970-01-01").ok(), Some(0));
+        assert_eq!(
+            parse_time("--expires", "2030-12-31T00:00:00Z").ok(),
+            Some(1_924_905_600)
+        );
+        assert_eq!(
+            parse_time("--expires", "2030-12-31T02:00:00+02:00").ok(),
+            Some(1_924_905_600)
+        );
+        assert_eq!(
+            parse_time("--expires", "2030-12-30T19:00:00-0500").ok(),
+            Some(1_924_905_600)
+        );
+        assert_eq!(
+            parse_time("--expires", "2000-02-29T12:30:15.5Z").ok(),
+            Some(951_827_415)
+        );
+        assert_eq!(parse_time("--expires", "2024-03-01T00:00").ok(), Some(1_709_251_200));
+        for bad in ["tomorrow", "2030-13-01", "2030-12-31T25:00:00Z", "2030-12"] {
+            assert!(matches!(parse_time("--expires", bad), Err(CliError::Usage(_))), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_is_standard_on_the_command_line_and_url_safe_on_the_wire() {
+        let bytes = decode_base64("--value", "+/8=").unwrap_or_default();
+        assert_eq!(bytes, vec![0xfb, 0xff]);
+        assert_eq!(decode_base64("--value", "-_8").unwrap_or_default(), vec![0xfb, 0xff]);
+        assert_eq!(to_wire(&bytes), "-_8");
+        assert_eq!(from_wire(&json!("-_8")).unwrap_or_default(), "+/8=");
+        assert!(matches!(
+            decode_base64("--value", "not base64!"),
+            Err(CliError::Usage(_))
+        ));
+    }
+
+    #[test]
+    fn rotation_policies_take_both_spellings() {
+        let snake = json!({
+            "lifetime_actions": [{"trigger": {"time_after_create": "P90D", "time_before_expiry": null}, "action": {"type": "Rotate"}}],
+            "attributes": {"expiry_time": "P2Y"}
+        });
+        let expected = json!({
+            "lifetimeActions": [{"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Rotate"}}],
+            "attributes": {"expiryTime": "P2Y"}
+        });
+        assert_eq!(rotation_policy_body(&snake).ok(), Some(expected.clone()));
+        assert_eq!(rotation_policy_body(&expected).ok(), Some(expected));
+    }
+
+    #[test]
+    fn resource_groups_come_from_ids() {
+        assert_eq!(
+            group_of_id("/subscriptions/s/resourceGroups/rg-1/providers/Microsoft.KeyVault/vaults/kv"),
+            Some("rg-1")
+        );
+        assert_eq!(group_of_id("/subscriptions/s"), None);
+    }
 }
