@@ -5,6 +5,7 @@
 
 mod admin;
 mod cognitive;
+mod data;
 mod error;
 mod group;
 mod keyvault;
