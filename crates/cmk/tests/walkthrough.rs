@@ -41,7 +41,10 @@ fn step(line: &str) -> Option<String> {
                 "echo '$ {quoted}'\nif out=$({command} 2>&1); then echo \"expected to fail with {code}, but it succeeded: $out\"; exit 1; fi\necho \"$out\"\ncase \"$out\" in *\"({code})\"*) ;; *) echo 'the error does not name {code}'; exit 1;; esac\n"
             )
         }
-        None => format!("echo '$ {quoted}'\n{line} || {{ echo 'this step failed'; exit 1; }}\n"),
+        // A query that matches nothing prints `null`: in a walkthrough that is a mistake, not an answer.
+        None => format!(
+            "echo '$ {quoted}'\nout=$({line}) || {{ echo \"$out\"; echo 'this step failed'; exit 1; }}\necho \"$out\"\nif [ \"$out\" = null ]; then echo 'this step printed null: its --query matches nothing'; exit 1; fi\n"
+        ),
     })
 }
 
