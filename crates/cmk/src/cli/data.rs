@@ -473,7 +473,16 @@ async fn put(
         .or_else(|| file.as_deref().and_then(guess_content_type).map(str::to_owned))
         .unwrap_or_else(|| "application/octet-stream".into());
     let (source, len) = open_source(file.as_deref()).await?;
-    let token = session.token(&session.cognitive_services_resource()).await?;
+    // A streamed body cannot be sent twice: make sure of the token first, with a request that can be.
+    let resource = session.cognitive_services_resource();
+    let probe = match url.rsplit_once("/content/") {
+        Some((base, _)) => format!("{base}/content?top=1"),
+        None => url.clone(),
+    };
+    session
+        .send(&resource, &probe, |token| session.http.get(&probe).bearer_auth(token))
+        .await?;
+    let token = session.token(&resource).await?;
     let bar = transfer_bar(progress, len, &format!("uploading {name}"));
     let mut request = session
         .http
@@ -598,14 +607,10 @@ async fn get(
     progress: &ProgressArgs,
 ) -> Result<(), CliError> {
     let url = object_url(&endpoint(session, account).await?, name)?;
-    let token = session.token(&session.cognitive_services_resource()).await?;
+    let resource = session.cognitive_services_resource();
     let mut response = session
-        .http
-        .get(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| unreachable(&url, &e))?;
+        .send(&resource, &url, |token| session.http.get(&url).bearer_auth(token))
+        .await?;
     if !response.status().is_success() {
         return Err(failure(response).await);
     }
@@ -668,14 +673,10 @@ async fn list(session: &Session, account: &ContentAccount, prefix: Option<String
 
 async fn show(session: &Session, account: &ContentAccount, name: &str) -> Result<Value, CliError> {
     let url = object_url(&endpoint(session, account).await?, name)?;
-    let token = session.token(&session.cognitive_services_resource()).await?;
+    let resource = session.cognitive_services_resource();
     let response = session
-        .http
-        .head(&url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .map_err(|e| unreachable(&url, &e))?;
+        .send(&resource, &url, |token| session.http.head(&url).bearer_auth(token))
+        .await?;
     let status = response.status();
     if !status.is_success() {
         // A HEAD answer has no body to tell the error: a GET, refused the same way, tells it.

@@ -261,6 +261,41 @@ impl Session {
         Ok(token)
     }
 
+    /// Drops the cached token for `resource`.
+    fn forget_token(&self, resource: &str) {
+        let cache: Option<TokenCache> = std::fs::read(&self.tokens_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        if let Some(mut cache) = cache
+            && cache.tokens.remove(resource).is_some()
+            && let Ok(bytes) = serde_json::to_vec(&cache)
+        {
+            let _ = write_private(&self.tokens_path, &bytes);
+        }
+    }
+
+    /// Sends the request `build` makes with a token for `resource`. A `401` with a cached token is retried once
+    /// with a fresh one: the token may have expired by the server's clock (a development clock moves).
+    pub async fn send(
+        &self,
+        resource: &str,
+        url: &str,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, CliError> {
+        for attempt in 0..2 {
+            let token = self.token(resource).await?;
+            let response = build(&token).send().await.map_err(|e| unreachable(url, &e))?;
+            if response.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                self.forget_token(resource);
+                continue;
+            }
+            return Ok(response);
+        }
+        Err(CliError::NotLoggedIn(
+            "The server refused a fresh token. Run 'cmk login' again.".into(),
+        ))
+    }
+
     /// A JSON call with a token for `resource`; the answer's body, or the server's error.
     pub async fn call(
         &self,
@@ -269,12 +304,15 @@ impl Session {
         resource: &str,
         body: Option<&Value>,
     ) -> Result<Value, CliError> {
-        let token = self.token(resource).await?;
-        let mut request = self.http.request(method, url).bearer_auth(token);
-        if let Some(body) = body {
-            request = request.json(body);
-        }
-        let response = request.send().await.map_err(|e| unreachable(url, &e))?;
+        let response = self
+            .send(resource, url, |token| {
+                let request = self.http.request(method.clone(), url).bearer_auth(token);
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await?;
         answer(response).await
     }
 
