@@ -17,72 +17,16 @@ use reqwest::Method;
 use serde_json::{Map, Value, json};
 
 use super::api;
+use cmk_vault::model::{CERTIFICATE_PERMISSIONS, KeyPermission, SECRET_PERMISSIONS, STORAGE_PERMISSIONS};
+
 use super::error::CliError;
 use super::group::{list_all, parse_tags};
 use super::session::{Session, write_private};
 
-/// Key permissions of an access policy, as ARM spells them.
-const KEY_PERMISSIONS: [&str; 21] = [
-    "all",
-    "encrypt",
-    "decrypt",
-    "wrapKey",
-    "unwrapKey",
-    "sign",
-    "verify",
-    "get",
-    "list",
-    "create",
-    "update",
-    "import",
-    "delete",
-    "backup",
-    "restore",
-    "recover",
-    "purge",
-    "release",
-    "rotate",
-    "getrotationpolicy",
-    "setrotationpolicy",
-];
-const SECRET_PERMISSIONS: [&str; 9] = [
-    "all", "get", "list", "set", "delete", "backup", "restore", "recover", "purge",
-];
-const CERTIFICATE_PERMISSIONS: [&str; 16] = [
-    "all",
-    "get",
-    "list",
-    "delete",
-    "create",
-    "import",
-    "update",
-    "managecontacts",
-    "getissuers",
-    "listissuers",
-    "setissuers",
-    "deleteissuers",
-    "manageissuers",
-    "recover",
-    "purge",
-    "backup",
-];
-const STORAGE_PERMISSIONS: [&str; 15] = [
-    "all",
-    "get",
-    "list",
-    "delete",
-    "set",
-    "update",
-    "regeneratekey",
-    "recover",
-    "purge",
-    "backup",
-    "restore",
-    "setsas",
-    "listsas",
-    "getsas",
-    "deletesas",
-];
+/// Key permissions of an access policy, as ARM spells them (the vault's own list).
+fn key_permission_names() -> Vec<&'static str> {
+    KeyPermission::ALL.iter().map(|p| p.as_str()).collect()
+}
 /// Operations a key version can permit (`key_ops`).
 const KEY_OPS: [&str; 8] = [
     "encrypt",
@@ -175,7 +119,7 @@ pub enum KeyvaultCommand {
         vault: VaultArgs,
         #[command(flatten)]
         principal: PrincipalArgs,
-        #[arg(long, num_args = 1.., value_parser = PossibleValuesParser::new(KEY_PERMISSIONS), ignore_case = true)]
+        #[arg(long, num_args = 1.., value_parser = PossibleValuesParser::new(key_permission_names()), ignore_case = true)]
         key_permissions: Vec<String>,
         #[arg(long, num_args = 1.., value_parser = PossibleValuesParser::new(SECRET_PERMISSIONS), ignore_case = true)]
         secret_permissions: Vec<String>,
@@ -634,7 +578,7 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
             let found = find_vault(session, &vault).await?;
             let mut entry = policy_entry(&found, &principal);
             entry["permissions"] = json!({
-                "keys": canonical(&key_permissions, &KEY_PERMISSIONS),
+                "keys": canonical(&key_permissions, &key_permission_names()),
                 "secrets": canonical(&secret_permissions, &SECRET_PERMISSIONS),
                 "certificates": canonical(&certificate_permissions, &CERTIFICATE_PERMISSIONS),
                 "storage": canonical(&storage_permissions, &STORAGE_PERMISSIONS),
