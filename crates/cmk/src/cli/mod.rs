@@ -69,7 +69,7 @@ pub enum ClientCommand {
 
 /// Runs a client command and prints its answer.
 pub async fn run(command: ClientCommand, global: GlobalArgs) -> Result<(), CliError> {
-    let server = global.server.as_deref();
+    let server = global.server.as_deref().filter(|s| !s.trim().is_empty());
     let answer: Option<Value> = match command {
         ClientCommand::Login(args) => Some(login::login(args, server).await?),
         ClientCommand::Logout => {

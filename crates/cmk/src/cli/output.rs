@@ -34,8 +34,12 @@ pub fn render(value: &Value, format: Format, query: Option<&str>) -> Result<Stri
 }
 
 fn apply_query(value: &Value, query: &str) -> Result<Value, CliError> {
-    let expression = jmespath::compile(query)
-        .map_err(|e| CliError::Usage(format!("argument --query: invalid JMESPath query '{query}': {e}")))?;
+    let expression = jmespath::compile(query).map_err(|e| {
+        // The parser's message spans lines (the expression, a caret); its first line says what is wrong.
+        let reason = e.to_string();
+        let reason = reason.lines().next().unwrap_or_default().to_owned();
+        CliError::Usage(format!("argument --query: invalid JMESPath query '{query}': {reason}"))
+    })?;
     let data = jmespath::Variable::from_json(&value.to_string())
         .map_err(|e| CliError::Local(format!("cannot query the answer: {e}")))?;
     let result = expression

@@ -68,7 +68,8 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     use std::io::Write as _;
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| CliError::local(&format!("creating {}", dir.display()), e))?;
-    let temporary = path.with_extension("tmp");
+    // One temporary name per process: commands run in parallel share the folder.
+    let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -255,8 +256,9 @@ impl Session {
         cache
             .tokens
             .insert(resource.to_owned(), (token.clone(), now() + expires_in));
+        // The cache only saves a round trip: a command that has its token does not fail for want of a cache.
         if let Ok(bytes) = serde_json::to_vec(&cache) {
-            write_private(&self.tokens_path, &bytes)?;
+            let _ = write_private(&self.tokens_path, &bytes);
         }
         Ok(token)
     }
