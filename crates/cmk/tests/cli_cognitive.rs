@@ -3,57 +3,15 @@
 //! going back to Microsoft-managed keys, deletion and recovery, and the refusals with their exit statuses.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
+
+use common::start;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-
-/// The development server as a process, stopped when dropped.
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &Path) -> Server {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(data_dir.with_extension("log"))
-        .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cmk"))
-        .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server { child };
-    let (ready, ready_at) = mpsc::channel();
-    // Keeps reading stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(base) = line.strip_prefix("cmk: ready at ") {
-                let _ = ready.send(base.to_owned());
-            }
-        }
-    });
-    ready_at
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server did not get ready in time");
-    server
-}
 
 /// A command line split into words; `'...'` keeps spaces in a word.
 fn words(line: &str) -> Vec<String> {

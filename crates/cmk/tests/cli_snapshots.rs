@@ -13,58 +13,15 @@
 //! placeholders.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader};
+mod common;
+
+use common::start;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-/// The development server as a process, stopped when dropped.
-struct Server {
-    child: Child,
-    /// `https://localhost:PORT`
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &Path) -> Server {
-    let log = std::fs::File::create(data_dir.with_extension("log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cmk"))
-        .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (ready, ready_at) = mpsc::channel();
-    // Keeps reading stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(base) = line.strip_prefix("cmk: ready at ") {
-                let _ = ready.send(base.to_owned());
-            }
-        }
-    });
-    let mut server = Server {
-        child,
-        base: String::new(),
-    };
-    server.base = ready_at
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server did not get ready in time");
-    server
-}
 
 /// The command line client with a config folder of its own.
 struct Cli {

@@ -10,11 +10,14 @@
 //! `cargo test -p cmk --test large_transfer -- --nocapture` prints the figures.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::start;
+
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -28,46 +31,6 @@ const CLIENT_PEAK_LIMIT: u64 = 64 * MIB;
 const SERVER_GROWTH_LIMIT: u64 = 128 * MIB;
 /// How often a running client's memory is sampled.
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
-
-/// The development server as a process, stopped when dropped.
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(data_dir: &Path) -> Server {
-    let log = File::create(data_dir.with_extension("log")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cmk"))
-        .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(data_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let server = Server { child };
-    let (ready, ready_at) = mpsc::channel();
-    // Keeps reading stdout so the server never blocks on a full pipe.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if line.starts_with("cmk: ready at ") {
-                let _ = ready.send(());
-            }
-        }
-    });
-    ready_at
-        .recv_timeout(Duration::from_secs(60))
-        .expect("the server did not get ready in time");
-    server
-}
 
 /// Peak resident memory of a live process, in bytes.
 fn peak_resident(pid: u32) -> Option<u64> {

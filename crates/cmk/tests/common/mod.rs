@@ -19,6 +19,8 @@ pub const NOT_LOGGED_IN: i32 = 4;
 pub struct Server {
     pub child: Child,
     pub data_dir: PathBuf,
+    /// `https://localhost:PORT`
+    pub base: String,
 }
 
 impl Drop for Server {
@@ -34,26 +36,29 @@ pub fn start(data_dir: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cmk"))
         .args(["server", "--dev", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(data_dir)
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::from(log))
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let (ready, wait) = mpsc::channel();
+    let (ready, ready_at) = mpsc::channel();
+    // Keep reading after the ready line so the server never blocks on a full pipe.
     std::thread::spawn(move || {
-        // Keep reading after the ready line so the server never blocks on a full pipe.
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            if line.starts_with("cmk: ready at ") {
-                let _ = ready.send(());
+            if let Some(base) = line.strip_prefix("cmk: ready at ") {
+                let _ = ready.send(base.to_owned());
             }
         }
     });
-    let server = Server {
+    let mut server = Server {
         child,
         data_dir: data_dir.to_owned(),
+        base: String::new(),
     };
-    wait.recv_timeout(Duration::from_secs(60))
+    server.base = ready_at
+        .recv_timeout(Duration::from_secs(60))
         .expect("the server did not get ready in time");
     server
 }
