@@ -24,6 +24,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: directory, management plane, vaults and accounts on one HTTPS listener.
+    #[command(after_help = "Examples:\n  cmk server --dev\n  cmk server --config server.toml")]
     Server(server_command::ServerArgs),
     #[command(flatten)]
     Client(cli::ClientCommand),

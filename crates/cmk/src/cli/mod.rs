@@ -39,6 +39,7 @@ pub enum ClientCommand {
     /// Log in with a service principal (by default the development server's, from its dev-credentials.json).
     Login(login::LoginArgs),
     /// Forget the login and its cached tokens.
+    #[command(after_help = "Example:\n  cmk logout")]
     Logout,
     /// The subscription you work in.
     Account {
