@@ -90,6 +90,14 @@ struct Fixture {
 }
 
 async fn fixture(key_cache: Duration) -> Fixture {
+    fixture_with(AccountsConfig {
+        key_cache,
+        ..AccountsConfig::default()
+    })
+    .await
+}
+
+async fn fixture_with(accounts_config: AccountsConfig) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn cmk_store::Store> = Arc::new(
         cmk_store_sqlite::SqliteStore::open(&dir.path().join("db"))
@@ -140,16 +148,7 @@ async fn fixture(key_cache: Duration) -> Fixture {
         tenant: defaults.tenant_id.to_string(),
         behaviour: Mutex::new(Behaviour::Answer),
     });
-    let accounts = Accounts::new(
-        store,
-        directory,
-        root_key,
-        vault.clone(),
-        AccountsConfig {
-            key_cache,
-            ..AccountsConfig::default()
-        },
-    );
+    let accounts = Accounts::new(store, directory, root_key, vault.clone(), accounts_config);
     Fixture {
         accounts,
         vault,
@@ -272,4 +271,81 @@ async fn a_refusal_drops_the_key_at_once_even_with_time_left_in_memory() {
         Err(AccountError::KeyInaccessible { reason, .. }) => assert_eq!(reason, InaccessibleReason::AccessDenied),
         other => panic!("expected the account to be inaccessible, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn an_object_over_the_size_limit_is_refused_and_leaves_nothing_behind() {
+    let f = fixture_with(AccountsConfig {
+        max_object_bytes: 20,
+        ..AccountsConfig::default()
+    })
+    .await;
+    let account = f.account_with_customer_key().await;
+    let access = f.accounts.open_content(account).await.unwrap();
+    let mut upload = f.accounts.begin_upload(&access, "too-big", "text/plain").await.unwrap();
+    upload.write(b"0123456789").await.unwrap();
+    match upload.write(b"0123456789012").await {
+        Err(AccountError::ContentTooLarge { limit }) => assert_eq!(limit, 20),
+        other => panic!("expected ContentTooLarge, got {other:?}"),
+    }
+    upload.abort().await.unwrap();
+    let (objects, _) = f.accounts.list_objects(&access, "", None, 10).await.unwrap();
+    let names: Vec<&str> = objects.iter().map(|o| o.name.as_str()).collect();
+    assert_eq!(names, ["doc"]);
+}
+
+#[tokio::test]
+async fn a_stopped_reencryption_holds_the_key_settings_until_it_is_resumed_and_done() {
+    use cmk_account::reencryption::JobState;
+    let f = fixture(Duration::ZERO).await;
+    f.account_with_customer_key().await;
+    f.accounts
+        .start_reencryption(&f.subscription, &f.group, "engine1")
+        .await
+        .unwrap();
+    // The job runs once this test yields; by then the vault has gone silent.
+    f.set(Behaviour::Silent);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let job = f
+        .accounts
+        .reencryption_status(&f.subscription, &f.group, "engine1")
+        .await
+        .unwrap();
+    assert!(matches!(job.state, JobState::Failed { .. }), "{job:?}");
+
+    f.set(Behaviour::Answer);
+    let stored = f.accounts.get(&f.subscription, &f.group, "engine1").await.unwrap();
+    assert_eq!(f.accounts.recheck(&stored).await.unwrap(), Some(KeyAccess::Accessible));
+    let back_to_platform = || AccountPatch {
+        encryption: Some(EncryptionSpec::Platform),
+        ..AccountPatch::default()
+    };
+    match f
+        .accounts
+        .update(&f.subscription, &f.group, "engine1", back_to_platform())
+        .await
+    {
+        Err(AccountError::ReencryptionInProgress(name)) => assert_eq!(name, "engine1"),
+        other => panic!("expected ReencryptionInProgress, got {other:?}"),
+    }
+
+    // Started again, the job resumes with the same new data key and finishes; then the settings may change.
+    let resumed = f
+        .accounts
+        .start_reencryption(&f.subscription, &f.group, "engine1")
+        .await
+        .unwrap();
+    assert_eq!(resumed.target_version, job.target_version);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let job = f
+        .accounts
+        .reencryption_status(&f.subscription, &f.group, "engine1")
+        .await
+        .unwrap();
+    assert_eq!(job.state, JobState::Succeeded, "{job:?}");
+    f.accounts
+        .update(&f.subscription, &f.group, "engine1", back_to_platform())
+        .await
+        .unwrap();
+    assert_eq!(f.read().await.unwrap(), b"customer content");
 }

@@ -1917,6 +1917,20 @@ async fn s9_moving_the_subscription_to_another_tenant_stops_the_customer_key_unt
     let (status, body) = use_customer_key(&server, &account, &vault.uri, "cmk", &version(&key)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     store_objects(&server, &account, &objects).await;
+    let (status, identity) = server
+        .arm(
+            Method::GET,
+            &format!("/cmk/admin/managedIdentities?resourceId={}", account.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{identity}");
+    let identity_token_url = format!(
+        "{}?api-version=2019-08-01&resource=https://vault.localhost:{}",
+        identity["identityEndpoint"].as_str().unwrap(),
+        server.addr.port()
+    );
+    let identity_secret = identity["identityHeader"].as_str().unwrap().to_owned();
 
     let (tenant_b, _, client_b, secret_b) = server.second_customer().await;
     let (status, moved) = server
@@ -1978,6 +1992,22 @@ async fn s9_moving_the_subscription_to_another_tenant_stops_the_customer_key_unt
     assert_eq!(access["state"], "Inaccessible", "{body}");
     assert_eq!(access["reason"], "IdentityInOtherTenant", "{body}");
     assert_eq!(body["identity"]["tenantId"], c.tenant_id.as_str(), "{body}");
+    // The identity itself gets no token any more: its resource's subscription left its tenant.
+    let response = server
+        .client
+        .get(&identity_token_url)
+        .header("X-IDENTITY-HEADER", &identity_secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let refused: Value = response.json().await.unwrap();
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains(&format!("moved to tenant '{tenant_b}'"))),
+        "{refused}"
+    );
 
     let (status, back) = server
         .arm(
@@ -2266,4 +2296,54 @@ async fn s11_a_key_purged_after_its_retention_leaves_the_data_inaccessible_but_n
     );
     assert!(content_after == content_before, "no stored object or chunk changed");
     store.close().await;
+}
+
+#[tokio::test]
+async fn subdomains_are_unique_and_names_and_ids_are_checked() {
+    let server = TestServer::start().await;
+    let c = &server.creds;
+    let first = create_account(&server, "shared-sub", "S0").await;
+
+    // Another account cannot take a subdomain in use.
+    let path = account_path(&c.subscription_id, &c.resource_group, "second-account");
+    let (status, body) = server
+        .arm(
+            Method::PUT,
+            &format!("{path}?{ACCOUNTS_API}"),
+            Some(&account_definition("shared-sub", "S0").to_string()),
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::CONFLICT,
+        "CustomDomainInUse",
+        "'shared-sub' is already in use",
+    );
+
+    // Object names: at most 256 characters.
+    let reply = put(&server, &first, &"n".repeat(257), b"x", "text/plain").await;
+    assert_error(
+        reply.status,
+        &reply.json(),
+        StatusCode::BAD_REQUEST,
+        "InvalidContentName",
+        "1 to 256 characters",
+    );
+
+    // The identity secret is asked for by account id.
+    let (status, body) = server
+        .arm(
+            Method::GET,
+            "/cmk/admin/managedIdentities?resourceId=/subscriptions/x",
+            None,
+        )
+        .await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "InvalidResourceId",
+        "is not an account id",
+    );
 }
