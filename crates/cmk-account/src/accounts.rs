@@ -231,7 +231,7 @@ impl Accounts {
                 let mut account = existing.value;
                 account.state = AccountState::Active;
                 account.updated = self.clock().now();
-                let key = keys::account(&account.subscription_id, &account.resource_group, &account.name);
+                let key = account.store_key();
                 self.store()
                     .commit(vec![records::replace(key, &account, existing.revision)?])
                     .await?;
@@ -336,10 +336,7 @@ impl Accounts {
             account.identity = Some(identity);
             writes.push(write);
         }
-        writes.push(records::create(
-            keys::account(&account.subscription_id, resource_group, name),
-            &account,
-        )?);
+        writes.push(records::create(account.store_key(), &account)?);
         writes.push(records::create(
             keys::subdomain(&subdomain),
             &SubdomainOwner {
@@ -464,11 +461,7 @@ impl Accounts {
         }
         self.apply_rewrap(&mut account, rewrap);
         account.updated = self.clock().now();
-        writes.push(records::replace(
-            keys::account(&account.subscription_id, &account.resource_group, &account.name),
-            &account,
-            revision,
-        )?);
+        writes.push(records::replace(account.store_key(), &account, revision)?);
         self.store().commit(writes).await?;
         if let Some(identity) = removed_identity {
             self.forget_identity(&account, identity);
@@ -512,7 +505,7 @@ impl Accounts {
         account.updated = now;
         self.store()
             .commit(vec![records::replace(
-                keys::account(&account.subscription_id, &account.resource_group, &account.name),
+                account.store_key(),
                 &account,
                 existing.revision,
             )?])
@@ -563,7 +556,7 @@ impl Accounts {
         self.delete_all_content(&account.internal_id).await?;
         let mut writes = vec![
             Write::Delete {
-                key: keys::account(&account.subscription_id, &account.resource_group, &account.name),
+                key: account.store_key(),
                 expect: Expect::Any,
             },
             Write::Delete {
@@ -630,7 +623,7 @@ impl Accounts {
         account.updated = self.clock().now();
         self.store()
             .commit(vec![records::replace(
-                keys::account(&account.subscription_id, &account.resource_group, &account.name),
+                account.store_key(),
                 &account,
                 existing.revision,
             )?])

@@ -355,33 +355,47 @@ impl Accounts {
     /// first reason stays). Concurrent changes are retried.
     async fn mark(&self, account: &Account, reason: InaccessibleReason, message: &str) -> Result<(), AccountError> {
         self.drop_data_key(&account.internal_id);
-        let key = keys::account(&account.subscription_id, &account.resource_group, &account.name);
+        let marked = self
+            .update_stored(&account.store_key(), |stored| match &mut stored.encryption {
+                Encryption::Customer { access, .. } if *access == KeyAccess::Accessible => {
+                    *access = self.inaccessible(reason, message);
+                    true
+                }
+                _ => false,
+            })
+            .await?;
+        if let Some(stored) = marked {
+            tracing::warn!(account = %stored.resource_id(), reason = reason.as_str(), "customer-managed key became inaccessible");
+        }
+        Ok(())
+    }
+
+    /// Applies `change` to the stored account and writes it, reading again when another writer got there first.
+    /// `change` returns false to leave the record as it is. Returns the account as written, if it was.
+    pub(crate) async fn update_stored(
+        &self,
+        key: &str,
+        mut change: impl FnMut(&mut Account) -> bool,
+    ) -> Result<Option<Account>, AccountError> {
         for _ in 0..5 {
-            let Some(current) = records::get::<Account>(self.store(), &key).await? else {
-                return Ok(());
+            let Some(current) = records::get::<Account>(self.store(), key).await? else {
+                return Ok(None);
             };
-            let mut stored = current.value;
-            let Encryption::Customer { access, .. } = &mut stored.encryption else {
-                return Ok(());
-            };
-            if matches!(access, KeyAccess::Inaccessible { .. }) {
-                return Ok(());
+            let mut account = current.value;
+            if !change(&mut account) {
+                return Ok(None);
             }
-            *access = self.inaccessible(reason, message);
             match self
                 .store()
-                .commit(vec![records::replace(key.clone(), &stored, current.revision)?])
+                .commit(vec![records::replace(key.to_owned(), &account, current.revision)?])
                 .await
             {
-                Ok(_) => {
-                    tracing::warn!(account = %stored.resource_id(), reason = reason.as_str(), "customer-managed key became inaccessible");
-                    return Ok(());
-                }
+                Ok(_) => return Ok(Some(account)),
                 Err(cmk_store::StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AccountError::Conflict(key))
+        Err(AccountError::Conflict(key.to_owned()))
     }
 
     /// Works out what switching to `spec` stores, checking everything first (S2–S7). Nothing is written here.
@@ -621,7 +635,7 @@ impl Accounts {
             return Ok(None);
         }
         let outcome = self.probe(account, &spec).await;
-        let key = keys::account(&account.subscription_id, &account.resource_group, &account.name);
+        let key = account.store_key();
         let Some(current) = records::get::<Account>(self.store(), &key).await? else {
             return Ok(None);
         };

@@ -178,6 +178,11 @@ impl Account {
         }
     }
 
+    /// Where the record is stored.
+    pub(crate) fn store_key(&self) -> String {
+        keys::account(&self.subscription_id, &self.resource_group, &self.name)
+    }
+
     /// The ARM id.
     pub fn resource_id(&self) -> String {
         format!(

@@ -58,11 +58,7 @@ impl Accounts {
                 name: name.to_owned(),
                 resource_group: resource_group.to_owned(),
             })?;
-        let account_key = keys::account(
-            &found.value.subscription_id,
-            &found.value.resource_group,
-            &found.value.name,
-        );
+        let account_key = found.value.store_key();
         let mut account = found.value;
         if let Some(job) = self.job(&account.internal_id).await?
             && job.state == JobState::Running
@@ -279,29 +275,15 @@ impl Accounts {
                 still_old.len()
             )));
         }
-        for _ in 0..5 {
-            let Some(current) = records::get::<Account>(self.store(), &job.account_key).await? else {
-                return Ok(());
-            };
-            let mut account = current.value;
-            account.retired_data_keys.retain(|k| k.version >= job.target_version);
-            match self
-                .store()
-                .commit(vec![records::replace(
-                    job.account_key.clone(),
-                    &account,
-                    current.revision,
-                )?])
-                .await
-            {
-                Ok(_) => {
-                    tracing::info!(account = %account.resource_id(), "content re-encrypted; earlier data keys dropped");
-                    return Ok(());
-                }
-                Err(cmk_store::StoreError::Conflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let dropped = self
+            .update_stored(&job.account_key, |account| {
+                account.retired_data_keys.retain(|k| k.version >= job.target_version);
+                true
+            })
+            .await?;
+        if let Some(account) = dropped {
+            tracing::info!(account = %account.resource_id(), "content re-encrypted; earlier data keys dropped");
         }
-        Err(AccountError::Conflict(job.account_key.clone()))
+        Ok(())
     }
 }
