@@ -1,9 +1,10 @@
 //! Callers: a bearer token checked by the directory's one validation function.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::StatusCode;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use cmk_directory::subscriptions::AuthorizedSubscription;
 use cmk_directory::tokens::TenantRule;
 use cmk_directory::{Plane, VerifiedToken};
 
@@ -69,5 +70,28 @@ impl FromRequestParts<AppState> for ManagementCaller {
             .map_err(|e| ApiError::from_token_arm(e).with_www_authenticate(challenge))?;
         crate::audit::note_caller(parts, &token);
         Ok(ManagementCaller(token))
+    }
+}
+
+/// A management-plane caller already authorized for the subscription its path names (`{subscription_id}`): a
+/// principal of that subscription's tenant.
+pub(crate) struct SubscriptionCaller(pub AuthorizedSubscription);
+
+impl FromRequestParts<AppState> for SubscriptionCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let ManagementCaller(token) = ManagementCaller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::internal(format!("path parameters: {e}")))?;
+        let subscription = params
+            .iter()
+            .find(|(name, _)| *name == "subscription_id")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(|| ApiError::internal("a subscription route without {subscription_id}"))?;
+        Ok(Self(
+            state.directory.authorize_subscription(&token, &subscription).await?,
+        ))
     }
 }

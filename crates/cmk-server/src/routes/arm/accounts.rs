@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::ManagementCaller;
+use crate::auth::SubscriptionCaller;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 
@@ -263,14 +263,10 @@ fn keys_json(keys: &ApiKeys) -> Value {
 
 async fn create_or_replace(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<AccountBody>,
 ) -> Result<Response, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let parsed = parse_common(body.identity, body.properties)?;
     let restore = parsed.properties.restore.unwrap_or(false);
     let spec = AccountSpec {
@@ -304,14 +300,10 @@ async fn create_or_replace(
 
 async fn update(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<AccountBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let parsed = parse_common(body.identity, body.properties)?;
     let patch = AccountPatch {
         sku: body.sku.map(|s| s.name),
@@ -333,13 +325,9 @@ async fn update(
 
 async fn read(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let account = state.accounts.get(&subscription, &resource_group, &name).await?;
     Ok(Json(account_json(&state, &account)))
 }
@@ -347,13 +335,9 @@ async fn read(
 /// Soft delete: 200 when an account was deleted, 204 when there was none.
 async fn remove(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let deleted = state.accounts.delete(&subscription, &resource_group, &name).await?;
     Ok(if deleted {
         StatusCode::OK
@@ -364,27 +348,19 @@ async fn remove(
 
 async fn list_keys(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let keys = state.accounts.list_keys(&subscription, &resource_group, &name).await?;
     Ok(Json(keys_json(&keys)))
 }
 
 async fn regenerate_key(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let which = match body.key_name.to_ascii_lowercase().as_str() {
         "key1" => ApiKeyName::Key1,
         "key2" => ApiKeyName::Key2,
@@ -404,13 +380,9 @@ async fn regenerate_key(
 
 async fn list_in_group(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group)): Path<(String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let accounts = state.accounts.list(&subscription, Some(&resource_group)).await?;
     let value: Vec<Value> = accounts.iter().map(|a| account_json(&state, a)).collect();
     Ok(Json(json!({ "value": value })))
@@ -418,13 +390,8 @@ async fn list_in_group(
 
 async fn list_in_subscription(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path(subscription_id): Path<String>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let accounts = state.accounts.list(&subscription, None).await?;
     let value: Vec<Value> = accounts.iter().map(|a| account_json(&state, a)).collect();
     Ok(Json(json!({ "value": value })))
@@ -432,13 +399,8 @@ async fn list_in_subscription(
 
 async fn list_deleted(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path(subscription_id): Path<String>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let accounts = state.accounts.list_deleted(&subscription).await?;
     let value: Vec<Value> = accounts.iter().map(|a| account_json(&state, a)).collect();
     Ok(Json(json!({ "value": value })))
@@ -446,13 +408,9 @@ async fn list_deleted(
 
 async fn read_deleted(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, location, resource_group, name)): Path<(String, String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, location, resource_group, name)): Path<(String, String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let account = state
         .accounts
         .get_deleted(&subscription, &location, &resource_group, &name)
@@ -462,13 +420,9 @@ async fn read_deleted(
 
 async fn purge_deleted(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, location, resource_group, name)): Path<(String, String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, location, resource_group, name)): Path<(String, String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     state
         .accounts
         .purge_deleted(&subscription, &location, &resource_group, &name)
@@ -508,14 +462,10 @@ fn job_json(job: &ReencryptionJob) -> Value {
 /// progress.
 async fn start_reencryption(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let job = state
         .accounts
         .start_reencryption(&subscription, &resource_group, &name)
@@ -531,13 +481,9 @@ async fn start_reencryption(
 
 async fn reencryption_status(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let job = state
         .accounts
         .reencryption_status(&subscription, &resource_group, &name)

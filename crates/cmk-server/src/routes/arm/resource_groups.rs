@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{Paging, next_link};
 use crate::AppState;
-use crate::auth::ManagementCaller;
+use crate::auth::SubscriptionCaller;
 use crate::body::JsonBody;
 use crate::error::ApiError;
 
@@ -58,14 +58,10 @@ fn resource_group_json(group: &ResourceGroup) -> Value {
 
 async fn create_or_update(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, name)): Path<(String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<ResourceGroupBody>,
 ) -> Result<Response, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let spec = ResourceGroupSpec {
         location: body.location,
         tags: body.tags.unwrap_or_default(),
@@ -78,13 +74,9 @@ async fn create_or_update(
 
 async fn read(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, name)): Path<(String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let group = state.directory.get_resource_group(&subscription, &name).await?;
     Ok(Json(resource_group_json(&group)))
 }
@@ -92,13 +84,9 @@ async fn read(
 /// `HEAD`: 204 when the group exists, 404 when it does not (no body either way).
 async fn exists(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, name)): Path<(String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     match state.directory.get_resource_group(&subscription, &name).await {
         Ok(_) => Ok(StatusCode::NO_CONTENT),
         Err(DirectoryError::ResourceGroupNotFound(_)) => Ok(StatusCode::NOT_FOUND),
@@ -109,28 +97,19 @@ async fn exists(
 /// Deletion completes before the response, so the SDK's poller finishes at once (200, no polling).
 async fn remove(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, name)): Path<(String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     state.directory.delete_resource_group(&subscription, &name).await?;
     Ok(StatusCode::OK)
 }
 
 async fn list(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path(subscription_id): Path<String>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let paging = Paging::from_uri(&uri)?;
     let (groups, next) = state
         .directory

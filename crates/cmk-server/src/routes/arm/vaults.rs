@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::query_map;
 use crate::AppState;
-use crate::auth::ManagementCaller;
+use crate::auth::{ManagementCaller, SubscriptionCaller};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 
@@ -347,14 +347,10 @@ fn deleted_vault_json(deleted: &cmk_vault::model::DeletedVault) -> Value {
 
 async fn create_or_update(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<VaultBody>,
 ) -> Result<Response, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let properties_body = body
         .properties
         .ok_or_else(|| bad_request("The property \"properties\" is required.".into()))?;
@@ -375,14 +371,10 @@ async fn create_or_update(
 
 async fn update(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<VaultPatchBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let (properties, _) = properties(body.properties.unwrap_or_default())?;
     let patch = VaultPatch {
         tags: body.tags,
@@ -397,13 +389,9 @@ async fn update(
 
 async fn read(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let vault = state.vaults.get(&subscription, &resource_group, &name).await?;
     Ok(Json(vault_json(&state, &vault)))
 }
@@ -411,13 +399,9 @@ async fn read(
 /// Soft delete: 200 when a vault was deleted, 204 when there was none, as ARM answers.
 async fn remove(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let deleted = state.vaults.delete(&subscription, &resource_group, &name).await?;
     Ok(if deleted {
         StatusCode::OK
@@ -428,14 +412,10 @@ async fn remove(
 
 async fn update_access_policies(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group, name, kind)): Path<(String, String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group, name, kind)): Path<(String, String, String, String)>,
     JsonBody(body): JsonBody<AccessPolicyUpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let how = AccessPolicyUpdate::parse(&kind).ok_or_else(|| {
         bad_request(format!(
             "The operation kind '{kind}' is not valid; use add, replace or remove."
@@ -460,13 +440,9 @@ async fn update_access_policies(
 
 async fn list_in_group(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, resource_group)): Path<(String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, resource_group)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     state
         .directory
         .get_resource_group(&subscription, &resource_group)
@@ -479,13 +455,8 @@ async fn list_in_group(
 
 async fn list_in_subscription(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path(subscription_id): Path<String>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let vaults = state.vaults.list(&subscription, None).await?;
     Ok(Json(
         json!({ "value": vaults.iter().map(|v| vault_json(&state, v)).collect::<Vec<_>>() }),
@@ -496,14 +467,9 @@ async fn list_in_subscription(
 /// 'Microsoft.KeyVault/vaults'`). Vaults are the only resources with a type of their own so far.
 async fn list_resources(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path(subscription_id): Path<String>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let filter = query_map(&uri).get("$filter").map(|f| f.to_ascii_lowercase());
     let wants_vaults = filter
         .as_deref()
@@ -524,13 +490,8 @@ async fn list_resources(
 
 async fn list_deleted(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path(subscription_id): Path<String>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let deleted = state.vaults.list_deleted(&subscription).await?;
     Ok(Json(
         json!({ "value": deleted.iter().map(deleted_vault_json).collect::<Vec<_>>() }),
@@ -539,26 +500,18 @@ async fn list_deleted(
 
 async fn read_deleted(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, location, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, location, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     let deleted = state.vaults.get_deleted(&subscription, &location, &name).await?;
     Ok(Json(deleted_vault_json(&deleted)))
 }
 
 async fn purge_deleted(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path((subscription_id, location, name)): Path<(String, String, String)>,
+    SubscriptionCaller(subscription): SubscriptionCaller,
+    Path((_, location, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let subscription = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     state.vaults.purge_deleted(&subscription, &location, &name).await?;
     Ok(StatusCode::OK)
 }
