@@ -610,24 +610,6 @@ impl Accounts {
     /// the reason) or accessible again. An account that follows the latest key version re-wraps its data key
     /// when the key has a new version. Returns the account's key access afterwards.
     pub async fn recheck(&self, account: &Account) -> Result<Option<KeyAccess>, AccountError> {
-        let mut account = account.clone();
-        for _ in 0..5 {
-            match self.recheck_once(&account).await {
-                Err(AccountError::Conflict(key)) => {
-                    // Someone else changed the account meanwhile (a data-plane call marking it, an update):
-                    // check again against what is stored now.
-                    match records::get::<Account>(self.store(), &key).await? {
-                        Some(current) => account = current.value,
-                        None => return Ok(None),
-                    }
-                }
-                other => return other,
-            }
-        }
-        Ok(account.key_access().cloned())
-    }
-
-    async fn recheck_once(&self, account: &Account) -> Result<Option<KeyAccess>, AccountError> {
         let Some(spec) = account.customer_key().cloned() else {
             return Ok(None);
         };
@@ -635,70 +617,86 @@ impl Accounts {
             return Ok(None);
         }
         let outcome = self.probe(account, &spec).await;
-        let key = account.store_key();
-        let Some(current) = records::get::<Account>(self.store(), &key).await? else {
-            return Ok(None);
+        // Only an account still on the data key and key that were probed takes the answer; one that changed
+        // meanwhile (another key, back to platform keys) is checked again at the next event or poll.
+        let unchanged = |stored: &Account| {
+            stored.customer_key() == Some(&spec)
+                && stored.data_key_version == account.data_key_version
+                && wrapped_text(&stored.data_key) == wrapped_text(&account.data_key)
         };
-        let mut stored = current.value;
-        // The account changed since it was read (another key, or back to platform keys): the next check sees it.
-        if stored.customer_key() != Some(&spec) || wrapped_text(&stored.data_key) != wrapped_text(&account.data_key) {
-            return Ok(stored.key_access().cloned());
-        }
-        let new_access = match outcome {
+        let key = account.store_key();
+        match outcome {
             Ok((unwrapped, rewrapped)) => {
-                let unwrapped = Arc::new(unwrapped);
-                if let Some((kid, wrapped)) = rewrapped {
-                    tracing::info!(account = %stored.resource_id(), kid, "re-wrapped the data key under the key's latest version");
-                    stored.data_key = WrappedDataKey::Customer { kid, wrapped };
-                }
-                if stored.key_access() == Some(&KeyAccess::Accessible)
-                    && wrapped_text(&stored.data_key) == wrapped_text(&account.data_key)
-                {
-                    self.remember_key(&stored, unwrapped);
-                    return Ok(Some(KeyAccess::Accessible));
-                }
-                if let Some(KeyAccess::Inaccessible { .. }) = stored.key_access() {
-                    tracing::info!(account = %stored.resource_id(), "customer-managed key is accessible again");
-                }
-                if let Encryption::Customer { access, .. } = &mut stored.encryption {
-                    *access = KeyAccess::Accessible;
-                }
-                self.store()
-                    .commit(vec![records::replace(key, &stored, current.revision)?])
+                let written = self
+                    .update_stored(&key, |stored| {
+                        if !unchanged(stored) {
+                            return false;
+                        }
+                        let mut changed = false;
+                        if let Some((kid, wrapped)) = rewrapped.clone() {
+                            stored.data_key = WrappedDataKey::Customer { kid, wrapped };
+                            changed = true;
+                        }
+                        if let Encryption::Customer { access, .. } = &mut stored.encryption
+                            && *access != KeyAccess::Accessible
+                        {
+                            *access = KeyAccess::Accessible;
+                            changed = true;
+                        }
+                        changed
+                    })
                     .await?;
-                self.remember_key(&stored, unwrapped);
-                KeyAccess::Accessible
+                if let Some(written) = &written {
+                    tracing::info!(account = %written.resource_id(), kid = written.current_kid(), "customer-managed key checked: accessible");
+                }
+                let current = match written {
+                    Some(written) => Some(written),
+                    None => records::get::<Account>(self.store(), &key).await?.map(|v| v.value),
+                };
+                let Some(current) = current else {
+                    return Ok(None);
+                };
+                // A re-wrap keeps the data key itself, so the unwrapped one serves the record as it is now.
+                if current.customer_key() == Some(&spec) && current.data_key_version == account.data_key_version {
+                    self.remember_key(&current, Arc::new(unwrapped));
+                }
+                Ok(current.key_access().cloned())
             }
             // A vault that does not answer has not refused anything: the account keeps the key it holds, until
             // that key's time in memory is up, and only then fails closed.
             Err((InaccessibleReason::VaultUnreachable, message))
-                if stored.key_access() == Some(&KeyAccess::Accessible) && self.cached_key(&stored).is_some() =>
+                if account.key_access() == Some(&KeyAccess::Accessible) && self.cached_key(account).is_some() =>
             {
-                tracing::warn!(account = %stored.resource_id(), error = message, "the vault did not answer; keeping the cached data key for now");
-                return Ok(Some(KeyAccess::Accessible));
+                tracing::warn!(account = %account.resource_id(), error = message, "the vault did not answer; keeping the cached data key for now");
+                Ok(Some(KeyAccess::Accessible))
             }
             Err((reason, message)) => {
-                self.drop_data_key(&stored.internal_id);
-                if let Some(KeyAccess::Inaccessible {
-                    reason: r, message: m, ..
-                }) = stored.key_access()
-                    && *r == reason
-                    && *m == message
-                {
-                    return Ok(stored.key_access().cloned());
-                }
-                tracing::warn!(account = %stored.resource_id(), reason = reason.as_str(), "customer-managed key became inaccessible");
+                self.drop_data_key(&account.internal_id);
                 let access = self.inaccessible(reason, &message);
-                if let Encryption::Customer { access: slot, .. } = &mut stored.encryption {
-                    *slot = access.clone();
-                }
-                self.store()
-                    .commit(vec![records::replace(key, &stored, current.revision)?])
+                let written = self
+                    .update_stored(&key, |stored| {
+                        if !unchanged(stored) {
+                            return false;
+                        }
+                        let Encryption::Customer { access: slot, .. } = &mut stored.encryption else {
+                            return false;
+                        };
+                        let already = matches!(&*slot, KeyAccess::Inaccessible { reason: r, message: m, .. } if *r == reason && *m == message);
+                        if already {
+                            return false;
+                        }
+                        *slot = access.clone();
+                        true
+                    })
                     .await?;
-                access
+                if written.is_some() {
+                    tracing::warn!(account = %account.resource_id(), reason = reason.as_str(), "customer-managed key became inaccessible");
+                }
+                Ok(records::get::<Account>(self.store(), &key)
+                    .await?
+                    .and_then(|v| v.value.key_access().cloned()))
             }
-        };
-        Ok(Some(new_access))
+        }
     }
 
     /// The vault calls behind a re-check: read the key (its state, and the latest version when following it),
