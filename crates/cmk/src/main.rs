@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod dirs;
 mod server_command;
 
 use std::process::ExitCode;

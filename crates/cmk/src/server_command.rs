@@ -1,7 +1,7 @@
 //! `cmk server`: flags, the configuration file, logging, signals, and the start banner.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 use serde::Deserialize;
@@ -70,15 +70,6 @@ struct ConfigFile {
     account_key_poll_seconds: Option<u64>,
 }
 
-fn default_data_dir() -> PathBuf {
-    let data_home = std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."));
-    data_home.join("cmk")
-}
-
 fn validate_dns_suffix(suffix: &str) -> Result<(), String> {
     let valid_label = |l: &str| {
         !l.is_empty()
@@ -103,7 +94,7 @@ fn settings(args: ServerArgs) -> Result<cmk_server::Settings, String> {
         }
         None => ConfigFile::default(),
     };
-    let mut settings = cmk_server::Settings::new(args.data_dir.or(file.data_dir).unwrap_or_else(default_data_dir));
+    let mut settings = cmk_server::Settings::new(args.data_dir.or(file.data_dir).unwrap_or_else(crate::dirs::data_dir));
     settings.dev = args.dev;
     if let Some(listen) = args.listen.or(file.listen) {
         settings.listen = listen;

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,21 +33,13 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/content", get(list))
         .route("/content/{*name}", get(download).head(head).put(upload).delete(remove))
-        .fallback(not_found)
+        .fallback(super::no_operation)
         .method_not_allowed_fallback(super::method_not_allowed)
 }
 
 /// The account subdomain named by `host` (`contoso.cognitiveservices.localhost:8443` → `contoso`).
 pub(crate) fn subdomain_of_host(host: &str, dns_suffix: &str) -> Option<String> {
     super::label_before(host, "cognitiveservices", dns_suffix)
-}
-
-async fn not_found(request: Request) -> ApiError {
-    ApiError::arm(
-        StatusCode::NOT_FOUND,
-        "NotFound",
-        format!("No operation matches the path '{}'.", request.uri().path()),
-    )
 }
 
 fn unauthorized(message: &str) -> ApiError {

@@ -96,6 +96,15 @@ async fn not_found(uri: Uri) -> ApiError {
     )
 }
 
+/// The fallback of the data planes, whose paths are operations rather than resources.
+pub(super) async fn no_operation(request: Request) -> ApiError {
+    ApiError::arm(
+        StatusCode::NOT_FOUND,
+        "NotFound",
+        format!("No operation matches the path '{}'.", request.uri().path()),
+    )
+}
+
 pub(super) async fn method_not_allowed(request: Request) -> ApiError {
     ApiError::arm(
         StatusCode::METHOD_NOT_ALLOWED,

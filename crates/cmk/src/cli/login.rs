@@ -45,15 +45,6 @@ pub enum AccountCommand {
     Show,
 }
 
-fn default_data_dir() -> PathBuf {
-    std::env::var_os("XDG_DATA_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("cmk")
-}
-
 fn dev_credentials(data_dir: &std::path::Path) -> Result<Value, CliError> {
     let path = data_dir.join("dev-credentials.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
@@ -87,7 +78,7 @@ pub async fn login(args: LoginArgs, server: Option<&str>) -> Result<Value, CliEr
     let dev = if explicit {
         Value::Null
     } else {
-        dev_credentials(&args.data_dir.clone().unwrap_or_else(default_data_dir))?
+        dev_credentials(&args.data_dir.clone().unwrap_or_else(crate::dirs::data_dir))?
     };
     let required = |given: Option<String>, field: &str, flag: &str| {
         given

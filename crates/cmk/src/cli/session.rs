@@ -51,17 +51,7 @@ struct TokenCache {
     tokens: BTreeMap<String, (String, i64)>,
 }
 
-pub fn config_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("CMK_CONFIG_DIR").filter(|v| !v.is_empty()) {
-        return PathBuf::from(dir);
-    }
-    std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("cmk")
-}
+pub use crate::dirs::config_dir;
 
 /// Writes a file only its owner can read, replacing it atomically.
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {

@@ -34,7 +34,7 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
             crate::audit::audit_vault_operations,
         ))
         .route_layer(middleware::from_fn(require_api_version))
-        .fallback(not_found)
+        .fallback(super::no_operation)
         .method_not_allowed_fallback(super::method_not_allowed)
 }
 
@@ -52,14 +52,6 @@ pub(crate) fn base_url(headers: &HeaderMap, parts_uri: &axum::http::Uri) -> Stri
         .or_else(|| parts_uri.authority().map(|a| a.to_string()))
         .unwrap_or_default();
     format!("https://{host}")
-}
-
-async fn not_found(request: Request) -> ApiError {
-    ApiError::arm(
-        StatusCode::NOT_FOUND,
-        "NotFound",
-        format!("No operation matches the path '{}'.", request.uri().path()),
-    )
 }
 
 async fn require_api_version(request: Request, next: Next) -> Response {
