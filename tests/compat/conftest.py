@@ -209,6 +209,18 @@ class ServerProcess:
             pass
 
 
+# Ids of Azure's built-in roles the tests assign.
+ROLES = {
+    "Owner": "8e3af657-a8ff-443c-a75c-2fe8c4bcb635",
+    "Contributor": "b24988ac-6180-42a0-ab88-20f7382dd24c",
+    "Reader": "acdd72a7-3385-48ef-bd42-f606fba81ae7",
+    "Key Vault Crypto Officer": "14b46e9e-c2b7-41b4-b07b-48a6ebf60603",
+    "Key Vault Crypto User": "12338af0-0e69-4776-bea7-57ae8d297424",
+    "Key Vault Crypto Service Encryption User": "e147488a-f6f5-4113-8e2d-b22465e65bf6",
+    "Cognitive Services User": "a97b65f3-24c7-4388-baec-2e87135dc908",
+}
+
+
 @dataclass
 class CmkDev:
     """What a test needs to talk to the dev server with the Azure SDKs."""
@@ -277,6 +289,26 @@ class CmkDev:
         )
         self._closeables.append(client)
         return client
+
+    def authorization(self, *, credential: Any = None):
+        """An AuthorizationManagementClient (role definitions and assignments) on the dev subscription."""
+        from azure.mgmt.authorization import AuthorizationManagementClient
+
+        return self.management_client(AuthorizationManagementClient, credential=credential)
+
+    def assign_role(self, scope: str, role: str, principal_id: str, *, credential: Any = None):
+        """Assigns a role (a ROLES name) to a principal at ``scope``, as the operator unless ``credential``
+        says otherwise; returns the new assignment."""
+        from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+        subscription = scope.split("/")[2]
+        parameters = RoleAssignmentCreateParameters(
+            role_definition_id=f"/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{ROLES[role]}",
+            principal_id=principal_id,
+            # azure-mgmt-authorization 4.0.0 sends "User" unless told; every principal here is a service principal.
+            principal_type="ServicePrincipal",
+        )
+        return self.authorization(credential=credential).role_assignments.create(scope, str(uuid.uuid4()), parameters)
 
     def close_clients(self) -> None:
         while self._closeables:

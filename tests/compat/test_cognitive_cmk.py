@@ -419,6 +419,8 @@ class Env:
             ],
             enable_soft_delete=True,
             soft_delete_retention_in_days=RETENTION_DAYS,
+            # An access-policy vault: from API version 2026-02-01 a vault that does not say uses Azure RBAC.
+            enable_rbac_authorization=False,
             # Purge protection can only be switched on; leaving it out leaves it off.
             **({"enable_purge_protection": True} if purge_protection else {}),
         )
@@ -1028,10 +1030,15 @@ def test_account_data_plane_basics(cmk, env):
     assert gone.status_code == 404 and error_code(gone) == "ContentNotFound", describe(gone)
     del plane.objects["docs/b.json"]
 
+    # A bearer token needs a data role on the account: owning the subscription grants no data access.
     token = cmk.credential().get_token(cognitive_services_scope(cmk)).token
-    with_token = requests.get(
+    read_with_token = lambda: requests.get(  # noqa: E731
         plane.url("docs/a.txt"), headers={"Authorization": f"Bearer {token}"}, verify=cmk.ca_file, timeout=30
     )
+    refused = read_with_token()
+    assert refused.status_code == 403 and error_code(refused) == "PermissionDenied", describe(refused)
+    cmk.assign_role(env.account_id(account.name), "Cognitive Services User", env.operator_oid)
+    with_token = read_with_token()
     assert with_token.status_code == 200 and with_token.content == b"second, longer\n", describe(with_token)
 
     anonymous = requests.get(plane.url("docs/a.txt"), verify=cmk.ca_file, timeout=30)

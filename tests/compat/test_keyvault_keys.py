@@ -289,6 +289,8 @@ def make_vault(cmk, kv_mgmt, group, principal_oid, localhost_subdomains):
             tenant_id=cmk.tenant_id,
             sku=Sku(family="A", name="standard"),
             access_policies=[access_policy(cmk.tenant_id, principal_oid, keys or ALL_KEY_PERMISSIONS)],
+            # An access-policy vault: from API version 2026-02-01 a vault that does not say uses Azure RBAC.
+            enable_rbac_authorization=False,
             enable_soft_delete=True,
             soft_delete_retention_in_days=RETENTION_DAYS,
             # Purge protection can only be switched on; leaving it out leaves it off.

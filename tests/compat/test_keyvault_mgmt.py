@@ -95,6 +95,8 @@ def vault_properties(cmk, object_id: str, **overrides: Any) -> VaultProperties:
         "tenant_id": cmk.tenant_id,
         "sku": Sku(family="A", name="standard"),
         "access_policies": [policy(cmk.tenant_id, object_id, key_permissions(*KEY_PERMISSIONS))],
+        # From API version 2026-02-01 a vault that does not say uses Azure RBAC; these test access policies.
+        "enable_rbac_authorization": False,
         "enable_soft_delete": True,
         "soft_delete_retention_in_days": RETENTION_DAYS,
         "enable_purge_protection": True,
@@ -360,17 +362,18 @@ def test_create_with_retention_out_of_range_is_refused(cmk, kv, group, principal
         kv.vaults.get(group, name)
 
 
-def test_create_with_rbac_authorization_is_refused(cmk, kv, group, principal_oid):
+def test_a_vault_that_names_no_permission_model_uses_azure_rbac(cmk, kv, group, principal_oid):
+    # The SDK speaks Key Vault API 2026-05-15: from 2026-02-01 on, Azure RBAC is the default of a new vault.
     name = new_vault_name("rbac")
+    params = create_params(cmk, principal_oid, enable_rbac_authorization=None, access_policies=[])
 
-    with pytest.raises(HttpResponseError) as excinfo:
-        kv.vaults.begin_create_or_update(
-            group, name, create_params(cmk, principal_oid, enable_rbac_authorization=True)
-        ).result()
+    vault = kv.vaults.begin_create_or_update(group, name, params).result()
 
-    assert_error(excinfo.value, 400, "BadRequest")
-    with pytest.raises(ResourceNotFoundError):
-        kv.vaults.get(group, name)
+    assert vault.properties.enable_rbac_authorization is True
+    assert kv.vaults.get(group, name).properties.enable_rbac_authorization is True
+    # An owner may switch it to access policies, and back.
+    params = create_params(cmk, principal_oid, enable_rbac_authorization=False)
+    assert kv.vaults.begin_create_or_update(group, name, params).result().properties.enable_rbac_authorization is False
 
 
 def test_put_turning_purge_protection_off_is_refused(cmk, kv, group, principal_oid, vault):
@@ -683,15 +686,17 @@ def other_tenant(cmk) -> dict:
         assert response.status_code == 201, response.text
         tenant_id = response.json()["tenantId"]
         response = session.post(
-            f"{base}/{tenant_id}/subscriptions", json={"displayName": f"compat other {suffix}"}, timeout=10
-        )
-        assert response.status_code == 201, response.text
-        subscription_id = response.json()["subscriptionId"]
-        response = session.post(
             f"{base}/{tenant_id}/servicePrincipals", json={"displayName": f"compat other {suffix}"}, timeout=10
         )
         assert response.status_code == 201, response.text
         principal = response.json()
+        response = session.post(
+            f"{base}/{tenant_id}/subscriptions",
+            json={"displayName": f"compat other {suffix}", "ownerObjectId": principal["objectId"]},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        subscription_id = response.json()["subscriptionId"]
     finally:
         session.close()
     return {

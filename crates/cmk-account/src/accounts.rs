@@ -6,6 +6,11 @@ use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_directory::model::SubscriptionId;
 use cmk_directory::resource_groups::normalize_location;
 use cmk_directory::subscriptions::AuthorizedSubscription;
+
+use crate::actions::{
+    ACCOUNT_DELETE, ACCOUNT_READ, ACCOUNT_WRITE, DELETED_ACCOUNT_PURGE, DELETED_ACCOUNT_READ, DELETED_ACCOUNTS_READ,
+    LIST_KEYS, REGENERATE_KEY, account_scope, deleted_account_scope,
+};
 use cmk_store::{Expect, Write, records};
 
 use crate::encryption::{Rewrap, platform_purpose};
@@ -185,6 +190,24 @@ impl Accounts {
         Ok(records::get::<Account>(self.store(), &keys::account(subscription, resource_group, name)).await?)
     }
 
+    /// The active account, if it exists: for a caller that was authorized at its scope for something other
+    /// than reading it (a role assignment there).
+    pub async fn find_active(
+        &self,
+        subscription: &SubscriptionId,
+        resource_group: &str,
+        name: &str,
+    ) -> Result<Option<Account>, AccountError> {
+        if validate_account_name(name).is_err() {
+            return Ok(None);
+        }
+        Ok(self
+            .load(subscription, resource_group, name)
+            .await?
+            .map(|a| a.value)
+            .filter(|a| !a.is_deleted()))
+    }
+
     async fn load_active(
         &self,
         subscription: &SubscriptionId,
@@ -206,6 +229,7 @@ impl Accounts {
         resource_group: &str,
         name: &str,
     ) -> Result<Account, AccountError> {
+        subscription.require(ACCOUNT_READ, &account_scope(subscription.id(), resource_group, name))?;
         Ok(self.load_active(&subscription.id(), resource_group, name).await?.value)
     }
 
@@ -218,10 +242,11 @@ impl Accounts {
         name: &str,
         spec: AccountSpec,
     ) -> Result<(Account, bool), AccountError> {
+        subscription.require(ACCOUNT_WRITE, &account_scope(subscription.id(), resource_group, name))?;
         validate_account_name(name)?;
         let group = self
             .directory()
-            .get_resource_group(subscription, resource_group)
+            .find_resource_group(&subscription.id(), resource_group)
             .await?;
         match self.load(&subscription.id(), &group.name, name).await? {
             Some(existing) if existing.value.is_deleted() => {
@@ -379,6 +404,7 @@ impl Accounts {
         name: &str,
         patch: AccountPatch,
     ) -> Result<Account, AccountError> {
+        subscription.require(ACCOUNT_WRITE, &account_scope(subscription.id(), resource_group, name))?;
         let existing = self.load_active(&subscription.id(), resource_group, name).await?;
         self.apply_patch(existing, patch).await
     }
@@ -431,9 +457,14 @@ impl Accounts {
                 writes.push(write);
             }
             (Some(IdentityType::None), Some(identity)) => {
-                writes.push(
+                writes.extend(
                     self.directory()
-                        .delete_managed_identity_write(&identity.tenant_id, &identity.client_id),
+                        .delete_managed_identity_writes(
+                            &identity.tenant_id,
+                            &identity.client_id,
+                            &identity.principal_id,
+                        )
+                        .await?,
                 );
                 account.identity = None;
                 removed_identity = Some(identity);
@@ -476,13 +507,17 @@ impl Accounts {
     ) -> Result<Vec<Account>, AccountError> {
         let prefix = match resource_group {
             Some(group) => {
-                let group = self.directory().get_resource_group(subscription, group).await?;
+                let group = self.directory().find_resource_group(&subscription.id(), group).await?;
                 keys::group_accounts(&subscription.id(), &group.name)
             }
             None => keys::subscription_accounts(&subscription.id()),
         };
-        let all = records::scan::<Account>(self.store(), &prefix, |_| true).await?;
-        Ok(all.into_iter().filter(|a| !a.is_deleted()).collect())
+        // Only what the caller may read.
+        let all = records::scan::<Account>(self.store(), &prefix, |a| {
+            !a.is_deleted() && subscription.can(ACCOUNT_READ, &a.scope())
+        })
+        .await?;
+        Ok(all)
     }
 
     /// Soft delete: the account and its content stay, recoverable, for the retention period.
@@ -492,6 +527,7 @@ impl Accounts {
         resource_group: &str,
         name: &str,
     ) -> Result<bool, AccountError> {
+        subscription.require(ACCOUNT_DELETE, &account_scope(subscription.id(), resource_group, name))?;
         let existing = match self.load(&subscription.id(), resource_group, name).await? {
             Some(found) if !found.value.is_deleted() => found,
             _ => return Ok(false),
@@ -522,6 +558,20 @@ impl Accounts {
         resource_group: &str,
         name: &str,
     ) -> Result<Account, AccountError> {
+        subscription.require(
+            DELETED_ACCOUNT_READ,
+            &deleted_account_scope(subscription.id(), location, resource_group, name),
+        )?;
+        self.find_deleted(subscription, location, resource_group, name).await
+    }
+
+    async fn find_deleted(
+        &self,
+        subscription: &AuthorizedSubscription,
+        location: &str,
+        resource_group: &str,
+        name: &str,
+    ) -> Result<Account, AccountError> {
         let not_found = || AccountError::DeletedAccountNotFound {
             name: name.to_owned(),
             resource_group: resource_group.to_owned(),
@@ -535,9 +585,15 @@ impl Accounts {
     }
 
     pub async fn list_deleted(&self, subscription: &AuthorizedSubscription) -> Result<Vec<Account>, AccountError> {
-        let all =
-            records::scan::<Account>(self.store(), &keys::subscription_accounts(&subscription.id()), |_| true).await?;
-        Ok(all.into_iter().filter(Account::is_deleted).collect())
+        let all = records::scan::<Account>(self.store(), &keys::subscription_accounts(&subscription.id()), |a| {
+            a.is_deleted()
+                && subscription.can(
+                    DELETED_ACCOUNTS_READ,
+                    &deleted_account_scope(a.subscription_id, &a.location, &a.resource_group, &a.name),
+                )
+        })
+        .await?;
+        Ok(all)
     }
 
     pub async fn purge_deleted(
@@ -547,7 +603,11 @@ impl Accounts {
         resource_group: &str,
         name: &str,
     ) -> Result<(), AccountError> {
-        let account = self.get_deleted(subscription, location, resource_group, name).await?;
+        subscription.require(
+            DELETED_ACCOUNT_PURGE,
+            &deleted_account_scope(subscription.id(), location, resource_group, name),
+        )?;
+        let account = self.find_deleted(subscription, location, resource_group, name).await?;
         self.purge(&account).await
     }
 
@@ -565,9 +625,10 @@ impl Accounts {
             },
         ];
         if let Some(identity) = &account.identity {
-            writes.push(
+            writes.extend(
                 self.directory()
-                    .delete_managed_identity_write(&identity.tenant_id, &identity.client_id),
+                    .delete_managed_identity_writes(&identity.tenant_id, &identity.client_id, &identity.principal_id)
+                    .await?,
             );
         }
         self.store().commit(writes).await?;
@@ -599,6 +660,7 @@ impl Accounts {
         resource_group: &str,
         name: &str,
     ) -> Result<ApiKeys, AccountError> {
+        subscription.require(LIST_KEYS, &account_scope(subscription.id(), resource_group, name))?;
         let account = self.load_active(&subscription.id(), resource_group, name).await?.value;
         Ok(ApiKeys {
             key1: self.open_api_key(&account, 0)?,
@@ -613,6 +675,7 @@ impl Accounts {
         name: &str,
         which: ApiKeyName,
     ) -> Result<ApiKeys, AccountError> {
+        subscription.require(REGENERATE_KEY, &account_scope(subscription.id(), resource_group, name))?;
         let existing = self.load_active(&subscription.id(), resource_group, name).await?;
         let mut account = existing.value;
         let index = match which {

@@ -103,7 +103,9 @@ fn reason_of(error: &VaultCallError) -> InaccessibleReason {
     match error {
         VaultCallError::IdentityNotFound => InaccessibleReason::IdentityDisabled,
         VaultCallError::IdentityInOtherTenant(_) => InaccessibleReason::IdentityInOtherTenant,
-        VaultCallError::Unauthorized(_) | VaultCallError::Forbidden(_) => InaccessibleReason::AccessDenied,
+        VaultCallError::Unauthorized(_) | VaultCallError::Forbidden(_) | VaultCallError::ForbiddenByRbac(_) => {
+            InaccessibleReason::AccessDenied
+        }
         VaultCallError::KeyDisabled(_) => InaccessibleReason::KeyDisabled,
         VaultCallError::KeyNotFound(_) => InaccessibleReason::KeyNotFound,
         VaultCallError::VaultNotFound(_) => InaccessibleReason::VaultNotFound,
@@ -441,9 +443,16 @@ impl Accounts {
                             CmkRefusal::AccessDenied {
                                 principal: identity.principal_id.to_string(),
                                 detail,
+                                rbac: false,
                             }
                             .into()
                         }
+                        VaultCallError::ForbiddenByRbac(detail) => CmkRefusal::AccessDenied {
+                            principal: identity.principal_id.to_string(),
+                            detail,
+                            rbac: true,
+                        }
+                        .into(),
                         VaultCallError::KeyDisabled(_) => CmkRefusal::KeyDisabled(spec.key_uri()).into(),
                         VaultCallError::KeyNotFound(_) => CmkRefusal::KeyNotFound(spec.key_uri()).into(),
                         other => CmkRefusal::KeyVaultNotFound(format!("{} ({other})", spec.vault_uri)).into(),
@@ -547,13 +556,21 @@ impl Accounts {
                         CmkRefusal::AccessDenied {
                             principal: identity.principal_id.to_string(),
                             detail,
+                            rbac: false,
                         }
                         .into()
                     }
+                    VaultCallError::ForbiddenByRbac(detail) => CmkRefusal::AccessDenied {
+                        principal: identity.principal_id.to_string(),
+                        detail,
+                        rbac: true,
+                    }
+                    .into(),
                     VaultCallError::IdentityNotFound => CmkRefusal::IdentityNotEnabled.into(),
                     VaultCallError::IdentityInOtherTenant(detail) => CmkRefusal::AccessDenied {
                         principal: identity.principal_id.to_string(),
                         detail,
+                        rbac: false,
                     }
                     .into(),
                     VaultCallError::KeyDisabled(_) => CmkRefusal::KeyDisabled(spec.key_uri()).into(),
@@ -757,6 +774,22 @@ impl Accounts {
                 .customer_key()
                 .is_some_and(|k| vault_name_of(&k.vault_uri).eq_ignore_ascii_case(vault));
             if uses_vault && !found.is_deleted() {
+                self.recheck(&found).await?;
+                checked += 1;
+            }
+        }
+        Ok(checked)
+    }
+
+    /// Re-checks every account whose managed identity is `principal` (its role assignments changed).
+    pub async fn recheck_principal(&self, principal: &cmk_directory::model::ObjectId) -> Result<usize, AccountError> {
+        let mut checked = 0;
+        for found in records::scan::<Account>(self.store(), keys::ACCOUNTS, |a| {
+            a.identity.as_ref().is_some_and(|i| i.principal_id == *principal)
+        })
+        .await?
+        {
+            if found.customer_key().is_some() && !found.is_deleted() {
                 self.recheck(&found).await?;
                 checked += 1;
             }

@@ -19,7 +19,7 @@ pub enum CmkRefusal {
     #[error("The key vault properties are invalid: {0}")]
     InvalidKeyVaultProperties(String),
     #[error(
-        "Customer-managed keys need the account's system-assigned managed identity. Set identity.type to SystemAssigned, grant that identity the key permissions get, wrapKey and unwrapKey on the vault, then set the key."
+        "Customer-managed keys need the account's system-assigned managed identity. Set identity.type to SystemAssigned, grant that identity the key permissions get, wrapKey and unwrapKey on the vault (an access policy, or the role Key Vault Crypto Service Encryption User on a vault that uses Azure RBAC), then set the key."
     )]
     IdentityNotEnabled,
     #[error("The key vault '{0}' was not found. Check keyVaultUri.")]
@@ -52,14 +52,29 @@ pub enum CmkRefusal {
     UnsupportedKeyType { kid: String, kty: String },
     #[error("The key '{kid}' has {bits} bits; customer-managed keys must be RSA keys of size 2048.")]
     UnsupportedKeySize { kid: String, bits: usize },
+    /// `rbac`: whether the vault uses Azure RBAC, which decides the grant the message asks for.
     #[error(
-        "The account's managed identity (object id '{principal}') cannot use the key: {detail} Grant it the key permissions get, wrapKey and unwrapKey on the vault's access policies."
+        "The account's managed identity (object id '{principal}') cannot use the key: {detail} {advice}",
+        advice = access_advice(*rbac)
     )]
-    AccessDenied { principal: String, detail: String },
+    AccessDenied {
+        principal: String,
+        detail: String,
+        rbac: bool,
+    },
     #[error(
         "The account's current key is inaccessible ({0}), so its data key cannot be re-wrapped. Restore access to the current key first."
     )]
     CurrentKeyInaccessible(String),
+}
+
+/// What to grant a managed identity so it can use a key, in the vault's permission model.
+fn access_advice(rbac: bool) -> &'static str {
+    if rbac {
+        "The vault uses Azure RBAC: assign the identity the role Key Vault Crypto Service Encryption User (or Key Vault Crypto User) on the vault or on the key."
+    } else {
+        "The vault uses access policies: grant the identity the key permissions get, wrapKey and unwrapKey in an access policy."
+    }
 }
 
 impl CmkRefusal {

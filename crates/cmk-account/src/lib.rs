@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod actions;
 pub mod content;
 pub mod encryption;
 mod error;

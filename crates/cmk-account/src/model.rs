@@ -184,6 +184,11 @@ impl Account {
     }
 
     /// The ARM id.
+    /// The account's scope, where role assignments for it attach.
+    pub fn scope(&self) -> cmk_directory::authorization::Scope {
+        crate::actions::account_scope(self.subscription_id, &self.resource_group, &self.name)
+    }
+
     pub fn resource_id(&self) -> String {
         format!(
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.CognitiveServices/accounts/{}",

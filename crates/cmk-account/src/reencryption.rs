@@ -50,6 +50,10 @@ impl Accounts {
         resource_group: &str,
         name: &str,
     ) -> Result<ReencryptionJob, AccountError> {
+        subscription.require(
+            crate::actions::REENCRYPT,
+            &crate::actions::account_scope(subscription.id(), resource_group, name),
+        )?;
         let found = self
             .load(&subscription.id(), resource_group, name)
             .await?

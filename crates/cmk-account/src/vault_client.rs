@@ -47,6 +47,9 @@ pub enum VaultCallError {
     Unauthorized(String),
     #[error("the vault denied the operation: {0}")]
     Forbidden(String),
+    /// A vault that uses Azure RBAC denied the operation: no role assignment grants it.
+    #[error("the vault denied the operation: {0}")]
+    ForbiddenByRbac(String),
     #[error("the key is disabled: {0}")]
     KeyDisabled(String),
     #[error("the key was not found: {0}")]

@@ -140,7 +140,11 @@ async fn fixture_with(accounts_config: AccountsConfig) -> Fixture {
         .validate_token(issued.access_token.expose(), Plane::Management, TenantRule::Any)
         .unwrap();
     let subscription = directory
-        .authorize_subscription(&token, &defaults.subscription_id.to_string())
+        .authorize(
+            &token,
+            cmk_account::actions::ACCOUNT_WRITE,
+            &cmk_directory::authorization::Scope::subscription(defaults.subscription_id),
+        )
         .await
         .unwrap();
     let vault = Arc::new(OneKeyVault {

@@ -1,9 +1,13 @@
 //! The defaults a development deployment creates on first start: a tenant, a subscription, a resource group
-//! and an operator service principal, written in one atomic commit so a crash cannot leave half of them.
+//! and an operator service principal that owns the subscription, written in one atomic commit so a crash cannot
+//! leave half of them.
 
 use cmk_crypto::SecretString;
 use serde::{Deserialize, Serialize};
 
+use crate::authorization::Scope;
+use crate::authorization::assignments::{PrincipalType, RoleAssignment};
+use crate::authorization::roles::ids::OWNER;
 use crate::model::{ClientId, ObjectId, ResourceGroup, SubscriptionId, TenantId, keys};
 use crate::{Directory, DirectoryError, records};
 
@@ -72,15 +76,29 @@ impl Directory {
             client_id: principal.client_id,
             object_id: principal.object_id,
         };
-        self.store()
-            .commit(vec![
-                records::create(keys::tenant(&tenant.id), &tenant)?,
-                records::create(keys::subscription(&subscription.id), &subscription)?,
-                records::create(keys::resource_group(&subscription.id, &group.name), &group)?,
-                records::create(keys::principal(&tenant.id, &principal.client_id), &principal)?,
-                records::create(KEY.to_owned(), &defaults)?,
-            ])
-            .await?;
+        // The development operator owns the development subscription, as a subscription's creator does in Azure.
+        let now = self.clock().now();
+        let owner = RoleAssignment {
+            name: cmk_crypto::random::random_uuid()?,
+            scope: Scope::subscription(subscription.id),
+            role_definition_id: OWNER,
+            principal_id: principal.object_id,
+            principal_type: PrincipalType::ServicePrincipal,
+            description: Some("The development operator owns the development subscription".into()),
+            created_on: now,
+            updated_on: now,
+            created_by: principal.object_id,
+            updated_by: principal.object_id,
+        };
+        let mut writes = vec![
+            records::create(keys::tenant(&tenant.id), &tenant)?,
+            records::create(keys::subscription(&subscription.id), &subscription)?,
+            records::create(keys::resource_group(&subscription.id, &group.name), &group)?,
+            records::create(keys::principal(&tenant.id, &principal.client_id), &principal)?,
+            records::create(KEY.to_owned(), &defaults)?,
+        ];
+        writes.extend(self.system_assignment_writes(&owner).await?);
+        self.store().commit(writes).await?;
         tracing::info!(tenant = %tenant.id, subscription = %subscription.id, "created development defaults");
         Ok(DevBootstrap {
             defaults,

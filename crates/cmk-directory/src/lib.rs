@@ -9,9 +9,12 @@
 //! - [`tenants`], [`subscriptions`], [`resource_groups`], [`principals`]: one module per operation family.
 //! - [`managed_identities`]: principals that belong to a resource and get tokens without a secret.
 //! - [`tokens`]: issuing and validating access tokens; [`signing`]: the signing keys behind them.
+//! - [`authorization`]: Azure role-based access control: role definitions, role assignments, and the
+//!   effective permissions every plane asks.
 //! - [`bootstrap`]: the first-start defaults of a development deployment.
 #![forbid(unsafe_code)]
 
+pub mod authorization;
 pub mod bootstrap;
 mod error;
 pub mod managed_identities;
@@ -61,11 +64,14 @@ struct Inner {
     config: DirectoryConfig,
     signing: signing::SigningKeys,
     verified_tokens: tokens::VerifiedTokenCache,
+    permissions: authorization::permissions::PermissionCache,
+    authorization_events: authorization::events::AuthorizationEvents,
     root_key: Arc<RootKey>,
 }
 
 impl Directory {
-    /// Opens the directory: loads (or, on first start, creates and seals) the token signing key.
+    /// Opens the directory: loads (or, on first start, creates and seals) the token signing key, and gives a
+    /// store from before role-based access control its first role assignments.
     pub async fn open(
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
@@ -73,16 +79,20 @@ impl Directory {
         config: DirectoryConfig,
     ) -> Result<Self, DirectoryError> {
         let signing = signing::SigningKeys::load_or_create(store.as_ref(), &root_key, clock.now()).await?;
-        Ok(Self {
+        let directory = Self {
             inner: Arc::new(Inner {
                 store,
                 clock,
                 config,
                 signing,
                 verified_tokens: Default::default(),
+                permissions: Default::default(),
+                authorization_events: Default::default(),
                 root_key,
             }),
-        })
+        };
+        directory.upgrade_authorization().await?;
+        Ok(directory)
     }
 
     pub fn config(&self) -> &DirectoryConfig {

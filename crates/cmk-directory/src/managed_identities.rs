@@ -41,12 +41,20 @@ impl Directory {
         Ok((principal, write))
     }
 
-    /// The write that deletes a managed identity.
-    pub fn delete_managed_identity_write(&self, tenant: &TenantId, client: &ClientId) -> Write {
-        Write::Delete {
+    /// The writes that delete a managed identity and its role assignments, so the resource can commit them
+    /// with its own record.
+    pub async fn delete_managed_identity_writes(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+        object_id: &ObjectId,
+    ) -> Result<Vec<Write>, DirectoryError> {
+        let mut writes = self.principal_assignment_deletes(object_id).await?;
+        writes.push(Write::Delete {
             key: keys::principal(tenant, client),
             expect: Expect::Any,
-        }
+        });
+        Ok(writes)
     }
 
     pub async fn get_managed_identity(

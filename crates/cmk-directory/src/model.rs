@@ -182,6 +182,8 @@ pub(crate) mod keys {
         format!("{}{}", resource_groups(subscription), encode_name(name))
     }
 
+    pub const PRINCIPALS: &str = "directory/principals/";
+
     pub fn principals(tenant: &TenantId) -> String {
         format!("directory/principals/{tenant}/")
     }

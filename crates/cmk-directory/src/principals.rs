@@ -85,6 +85,52 @@ impl Directory {
             })
     }
 
+    /// Deletes a service principal with its role assignments, in one commit. Its tokens stop working at once
+    /// (see [`Directory::authenticate`]). Managed identities go with their resource, and the last operator
+    /// stays, so the deployment can always be administered.
+    pub async fn delete_service_principal(
+        &self,
+        _operator: &Operator,
+        tenant: &TenantId,
+        client: &ClientId,
+    ) -> Result<ServicePrincipal, DirectoryError> {
+        let key = keys::principal(tenant, client);
+        let not_found = || DirectoryError::ClientNotFound {
+            client_id: client.to_string(),
+            tenant: tenant.to_string(),
+        };
+        let current = records::get::<ServicePrincipal>(self.store(), &key)
+            .await?
+            .ok_or_else(not_found)?;
+        if current.value.managed_identity.is_some() {
+            return Err(DirectoryError::InvalidArgument {
+                field: "clientId",
+                reason: "this is a managed identity; it is deleted with its resource or by setting the resource's identity to None".into(),
+            });
+        }
+        if current.value.operator && self.operator_count().await? <= 1 {
+            return Err(DirectoryError::LastOperator);
+        }
+        let mut writes = self.principal_assignment_deletes(&current.value.object_id).await?;
+        writes.push(cmk_store::Write::Delete {
+            key,
+            expect: cmk_store::Expect::Revision(current.revision),
+        });
+        self.store().commit(writes).await?;
+        tracing::info!(tenant = %tenant, client_id = %client, "deleted service principal");
+        self.publish_authorization(crate::authorization::events::AuthorizationEvent::AssignmentsChanged {
+            principal: current.value.object_id,
+        });
+        Ok(current.value)
+    }
+
+    /// How many operators the deployment has, in every tenant.
+    async fn operator_count(&self) -> Result<usize, DirectoryError> {
+        let operators =
+            cmk_store::records::scan::<ServicePrincipal>(self.store(), keys::PRINCIPALS, |p| p.operator).await?;
+        Ok(operators.len())
+    }
+
     /// Adds a client secret to an existing principal (the old ones stay valid) and returns it.
     pub(crate) async fn add_client_secret(
         &self,

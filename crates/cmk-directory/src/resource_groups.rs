@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{ResourceGroup, keys};
+use crate::authorization::Scope;
+use crate::authorization::actions::resources::{RESOURCE_GROUP_DELETE, RESOURCE_GROUP_READ, RESOURCE_GROUP_WRITE};
+use crate::model::{ResourceGroup, SubscriptionId, keys};
 use crate::subscriptions::AuthorizedSubscription;
 use crate::{Directory, DirectoryError, records};
 
@@ -90,6 +92,7 @@ impl Directory {
         name: &str,
         spec: ResourceGroupSpec,
     ) -> Result<(ResourceGroup, bool), DirectoryError> {
+        subscription.require(RESOURCE_GROUP_WRITE, &Scope::resource_group(subscription.id(), name))?;
         validate_resource_group_name(name)?;
         let location = normalize_location(spec.location.as_deref().unwrap_or(""))?;
         validate_tags(&spec.tags)?;
@@ -130,8 +133,18 @@ impl Directory {
         subscription: &AuthorizedSubscription,
         name: &str,
     ) -> Result<ResourceGroup, DirectoryError> {
+        subscription.require(RESOURCE_GROUP_READ, &Scope::resource_group(subscription.id(), name))?;
+        self.find_resource_group(&subscription.id(), name).await
+    }
+
+    /// A resource group that another authorized operation needs (a vault's, a role assignment scope's).
+    pub async fn find_resource_group(
+        &self,
+        subscription: &SubscriptionId,
+        name: &str,
+    ) -> Result<ResourceGroup, DirectoryError> {
         validate_resource_group_name(name).map_err(|_| DirectoryError::ResourceGroupNotFound(name.to_owned()))?;
-        records::get::<ResourceGroup>(self.store(), &keys::resource_group(&subscription.id(), name))
+        records::get::<ResourceGroup>(self.store(), &keys::resource_group(subscription, name))
             .await?
             .map(|v| v.value)
             .ok_or_else(|| DirectoryError::ResourceGroupNotFound(name.to_owned()))
@@ -142,6 +155,7 @@ impl Directory {
         subscription: &AuthorizedSubscription,
         name: &str,
     ) -> Result<(), DirectoryError> {
+        subscription.require(RESOURCE_GROUP_DELETE, &Scope::resource_group(subscription.id(), name))?;
         validate_resource_group_name(name).map_err(|_| DirectoryError::ResourceGroupNotFound(name.to_owned()))?;
         let key = keys::resource_group(&subscription.id(), name);
         let existing = records::get::<ResourceGroup>(self.store(), &key)
@@ -162,13 +176,19 @@ impl Directory {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<ResourceGroup>, Option<String>), DirectoryError> {
-        records::list(
+        let (groups, next): (Vec<ResourceGroup>, _) = records::list(
             self.store(),
             &keys::resource_groups(&subscription.id()),
             start_after,
             limit,
         )
-        .await
+        .await?;
+        // A page keeps only what the caller may read; it may come out shorter than `limit`.
+        let readable = groups
+            .into_iter()
+            .filter(|g| subscription.can(RESOURCE_GROUP_READ, &Scope::resource_group(g.subscription_id, &g.name)))
+            .collect();
+        Ok((readable, next))
     }
 }
 

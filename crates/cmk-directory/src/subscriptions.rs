@@ -1,29 +1,15 @@
 //! Subscriptions: each belongs to one tenant, and only that tenant's principals see it.
 
-use crate::model::{Subscription, SubscriptionId, SubscriptionState, TenantId, keys};
+use crate::authorization::Scope;
+use crate::authorization::assignments::{PrincipalType, RoleAssignment};
+use crate::authorization::roles::ids::OWNER;
+use crate::model::{ObjectId, Subscription, SubscriptionId, SubscriptionState, TenantId, keys};
 use crate::principals::Operator;
 use crate::tenants::validate_display_name;
 use crate::tokens::VerifiedToken;
 use crate::{Directory, DirectoryError, records};
 
-/// Proof that the caller's token belongs to the subscription's tenant; resource group operations need one.
-#[derive(Debug, Clone)]
-pub struct AuthorizedSubscription {
-    subscription: Subscription,
-}
-
-impl AuthorizedSubscription {
-    pub fn subscription(&self) -> &Subscription {
-        &self.subscription
-    }
-
-    pub fn id(&self) -> SubscriptionId {
-        self.subscription.id
-    }
-}
-
-/// How many stored subscriptions one listing call reads at most while filtering by tenant.
-const SCAN_PAGE: usize = 200;
+pub use crate::authorization::AuthorizedSubscription;
 
 impl Directory {
     pub(crate) fn new_subscription(
@@ -40,22 +26,91 @@ impl Directory {
         })
     }
 
+    /// Creates a subscription in `tenant`; `owner` (a principal of that tenant) becomes its Owner in the same
+    /// commit. Without one, nobody can manage the subscription until an operator names an Owner.
     pub async fn create_subscription(
         &self,
-        _operator: &Operator,
+        operator: &Operator,
         tenant: &TenantId,
         display_name: &str,
+        owner: Option<ObjectId>,
     ) -> Result<Subscription, DirectoryError> {
         self.get_tenant(tenant).await?;
         let subscription = self.new_subscription(*tenant, display_name)?;
-        self.store()
-            .commit(vec![records::create(
-                keys::subscription(&subscription.id),
-                &subscription,
-            )?])
-            .await?;
+        let mut writes = vec![records::create(keys::subscription(&subscription.id), &subscription)?];
+        if let Some(owner) = owner {
+            writes.extend(self.owner_writes(operator, &subscription, owner).await?);
+        }
+        self.store().commit(writes).await?;
         tracing::info!(subscription = %subscription.id, tenant = %tenant, "created subscription");
         Ok(subscription)
+    }
+
+    /// Makes `owner` an Owner of the subscription: how an operator gives a subscription its first Owner, or
+    /// gives it back one when nobody can manage it any more. Returns the assignment.
+    pub async fn add_subscription_owner(
+        &self,
+        operator: &Operator,
+        id: &SubscriptionId,
+        owner: ObjectId,
+    ) -> Result<RoleAssignment, DirectoryError> {
+        let subscription = self.get_subscription(id).await?;
+        let scope = Scope::subscription(*id);
+        if let Some(grants) = self.principal_grants(&owner).await?
+            && let Some(existing) = grants.value.grants.iter().find(|g| g.role == OWNER && g.scope == scope)
+        {
+            return Err(DirectoryError::RoleAssignmentExists(existing.assignment.to_string()));
+        }
+        let assignment = self.owner_assignment(operator, &subscription, owner).await?;
+        self.store()
+            .commit(self.system_assignment_writes(&assignment).await?)
+            .await?;
+        tracing::info!(subscription = %id, owner = %owner, "an operator made a subscription owner");
+        self.publish_authorization(crate::authorization::events::AuthorizationEvent::AssignmentsChanged {
+            principal: owner,
+        });
+        Ok(assignment)
+    }
+
+    async fn owner_assignment(
+        &self,
+        operator: &Operator,
+        subscription: &Subscription,
+        owner: ObjectId,
+    ) -> Result<RoleAssignment, DirectoryError> {
+        if self
+            .find_principal_by_object_id(&subscription.tenant_id, &owner)
+            .await?
+            .is_none()
+        {
+            return Err(DirectoryError::PrincipalNotFound {
+                principal: owner.to_string(),
+                tenant: subscription.tenant_id.to_string(),
+            });
+        }
+        let now = self.clock().now();
+        Ok(RoleAssignment {
+            name: cmk_crypto::random::random_uuid()?,
+            scope: Scope::subscription(subscription.id),
+            role_definition_id: OWNER,
+            principal_id: owner,
+            principal_type: PrincipalType::ServicePrincipal,
+            description: None,
+            created_on: now,
+            updated_on: now,
+            created_by: operator.object_id(),
+            updated_by: operator.object_id(),
+        })
+    }
+
+    async fn owner_writes(
+        &self,
+        operator: &Operator,
+        subscription: &Subscription,
+        owner: ObjectId,
+    ) -> Result<Vec<cmk_store::Write>, DirectoryError> {
+        let assignment = self.owner_assignment(operator, subscription, owner).await?;
+        self.system_assignment_writes(&assignment).await
     }
 
     pub async fn get_subscription(&self, id: &SubscriptionId) -> Result<Subscription, DirectoryError> {
@@ -66,7 +121,8 @@ impl Directory {
     }
 
     /// Moves a subscription, with everything in it, to another tenant. Managed identities stay in the old
-    /// tenant (see [`crate::managed_identities`]); vaults keep the tenant they were set up with.
+    /// tenant (see [`crate::managed_identities`]); vaults keep the tenant they were set up with; role
+    /// assignments in the subscription are deleted, so an operator names its new Owner.
     pub async fn move_subscription(
         &self,
         _operator: &Operator,
@@ -81,60 +137,44 @@ impl Directory {
         let mut subscription = current.value;
         let from = subscription.tenant_id;
         subscription.tenant_id = *tenant;
-        self.store()
-            .commit(vec![records::replace(key, &subscription, current.revision)?])
-            .await?;
+        // As in Azure, role assignments do not move with the subscription: the new tenant starts with none.
+        let mut writes = if from == *tenant {
+            Vec::new()
+        } else {
+            self.subscription_assignment_deletes(id).await?
+        };
+        writes.push(records::replace(key, &subscription, current.revision)?);
+        self.store().commit(writes).await?;
         tracing::info!(subscription = %id, from = %from, to = %tenant, "moved subscription to another tenant");
         Ok(subscription)
     }
 
-    /// The subscription named in a path, for a caller holding `token`. A subscription of another tenant is
-    /// refused with [`TokenError::WrongTenant`](crate::TokenError::WrongTenant), as ARM does, rather than
-    /// reported missing.
-    pub async fn authorize_subscription(
+    /// The subscriptions of the caller's tenant in which it holds any role (at the subscription or inside it),
+    /// as `GET /subscriptions` shows them, a page at a time after `start_after` (a subscription id).
+    pub async fn list_visible_subscriptions(
         &self,
         token: &VerifiedToken,
-        subscription: &str,
-    ) -> Result<AuthorizedSubscription, DirectoryError> {
-        let id = SubscriptionId::parse(subscription)
-            .ok_or_else(|| DirectoryError::InvalidSubscriptionId(subscription.to_owned()))?;
-        let subscription = records::get::<Subscription>(self.store(), &keys::subscription(&id))
-            .await?
-            .map(|v| v.value)
-            .ok_or_else(|| DirectoryError::SubscriptionNotFound(id.to_string()))?;
-        token.ensure_tenant(subscription.tenant_id)?;
-        Ok(AuthorizedSubscription { subscription })
-    }
-
-    /// The subscriptions of `tenant`, a page at a time; the continuation is opaque to callers.
-    pub async fn list_subscriptions(
-        &self,
-        tenant: &TenantId,
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Subscription>, Option<String>), DirectoryError> {
+        let permissions = self.permissions(token).await?;
         let mut found = Vec::new();
-        let mut cursor = start_after.map(str::to_owned);
-        loop {
-            let entries = self
-                .store()
-                .list(keys::SUBSCRIPTIONS, cursor.as_deref(), SCAN_PAGE)
-                .await?;
-            let exhausted = entries.len() < SCAN_PAGE;
-            for entry in entries {
-                cursor = Some(entry.key.clone());
-                let subscription: Subscription =
-                    serde_json::from_slice(&entry.value).map_err(|_| DirectoryError::Corrupt(entry.key.clone()))?;
-                if subscription.tenant_id == *tenant {
-                    found.push(subscription);
-                    if found.len() == limit {
-                        return Ok((found, cursor));
-                    }
-                }
+        for id in permissions.subscriptions() {
+            if start_after.is_some_and(|after| id.to_string().as_str() <= after) {
+                continue;
             }
-            if exhausted {
-                return Ok((found, None));
+            let Some(subscription) = records::get::<Subscription>(self.store(), &keys::subscription(&id)).await? else {
+                continue;
+            };
+            if subscription.value.tenant_id != token.tenant_id() {
+                continue;
             }
+            if found.len() == limit {
+                let last = found.last().map(|s: &Subscription| s.id.to_string());
+                return Ok((found, last));
+            }
+            found.push(subscription.value);
         }
+        Ok((found, None))
     }
 }

@@ -100,6 +100,9 @@ pub enum TokenError {
     WrongIssuer(String),
     #[error("the token is from tenant '{token_tenant}', but the resource belongs to tenant '{required}'")]
     WrongTenant { token_tenant: TenantId, required: TenantId },
+    /// The principal was deleted (or the managed identity disabled) after the token was issued.
+    #[error("the principal with object id '{0}' no longer exists in the directory")]
+    PrincipalGone(ObjectId),
 }
 
 impl From<JwsError> for TokenError {
@@ -340,6 +343,26 @@ impl Directory {
             verified.ensure_tenant(required)?;
         }
         Ok(verified)
+    }
+}
+
+impl Directory {
+    /// [`Directory::validate_token`], and then that the token's principal still exists: a deleted service
+    /// principal or a disabled managed identity is refused at once, not when its tokens expire (as Azure would
+    /// let them). The principal's record is read on every call; on the embedded store that read is served from
+    /// memory.
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        plane: Plane,
+        tenant: TenantRule,
+    ) -> Result<VerifiedToken, DirectoryError> {
+        let verified = self.validate_token(token, plane, tenant)?;
+        let key = keys::principal(&verified.tenant_id(), &verified.client_id());
+        match records::get::<ServicePrincipal>(self.store(), &key).await? {
+            Some(principal) if principal.value.object_id == verified.object_id() => Ok(verified),
+            _ => Err(TokenError::PrincipalGone(verified.object_id()).into()),
+        }
     }
 }
 

@@ -101,6 +101,15 @@ impl ApiError {
         self.status
     }
 
+    /// A path whose segments cannot be read (not UTF-8 after percent-decoding).
+    pub fn invalid_path(reason: impl std::fmt::Display) -> Self {
+        Self::arm(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestUri",
+            format!("The request path is invalid: {reason}"),
+        )
+    }
+
     /// The body for a malformed request body.
     pub fn invalid_request_content(reason: impl std::fmt::Display) -> Self {
         Self::arm(
@@ -156,6 +165,34 @@ impl ApiError {
             E::ManagedIdentityInOtherTenant { .. } => {
                 Self::arm(StatusCode::BAD_REQUEST, "ManagedIdentityInOtherTenant", message)
             }
+            E::AuthorizationFailed { .. } => Self::arm(StatusCode::FORBIDDEN, "AuthorizationFailed", message),
+            E::LinkedAuthorizationFailed { .. } => {
+                Self::arm(StatusCode::FORBIDDEN, "LinkedAuthorizationFailed", message)
+            }
+            E::InvalidArmScope(_) => Self::arm(StatusCode::BAD_REQUEST, "InvalidScope", message),
+            E::RoleDefinitionNotFound(_) => Self::arm(StatusCode::NOT_FOUND, "RoleDefinitionDoesNotExist", message),
+            E::UnknownRoleDefinition(_) => Self::arm(StatusCode::BAD_REQUEST, "RoleDefinitionDoesNotExist", message),
+            E::RoleNotAssignableAtScope { .. } => Self::arm(
+                StatusCode::BAD_REQUEST,
+                "RoleAssignmentScopeNotAssignableToRoleDefinition",
+                message,
+            ),
+            E::RoleAssignmentNotFound(_) => Self::arm(StatusCode::NOT_FOUND, "RoleAssignmentNotFound", message),
+            E::RoleAssignmentExists(_) => Self::arm(StatusCode::CONFLICT, "RoleAssignmentExists", message),
+            E::RoleAssignmentUpdateNotPermitted(_) => {
+                Self::arm(StatusCode::BAD_REQUEST, "RoleAssignmentUpdateNotPermitted", message)
+            }
+            E::PrincipalNotFound { .. } => Self::arm(StatusCode::BAD_REQUEST, "PrincipalNotFound", message),
+            E::PrincipalTypeMismatch { .. } => Self::arm(StatusCode::BAD_REQUEST, "UnmatchedPrincipalType", message),
+            E::InvalidRoleDefinition(_) => Self::arm(StatusCode::BAD_REQUEST, "InvalidRoleDefinition", message),
+            E::RoleDefinitionNameExists(_) => {
+                Self::arm(StatusCode::CONFLICT, "RoleDefinitionWithSameNameExists", message)
+            }
+            E::BuiltInRoleImmutable(_) => Self::arm(StatusCode::BAD_REQUEST, "RoleDefinitionUpdateNotAllowed", message),
+            E::RoleDefinitionHasAssignments { .. } => {
+                Self::arm(StatusCode::CONFLICT, "RoleDefinitionHasAssignments", message)
+            }
+            E::LastOperator => Self::arm(StatusCode::CONFLICT, "LastOperator", message),
             E::NotAnOperator => Self::arm(
                 StatusCode::FORBIDDEN,
                 "AuthorizationFailed",
@@ -310,6 +347,10 @@ impl From<VaultError> for ApiError {
                 Self::arm(StatusCode::FORBIDDEN, "Forbidden", message).with_inner_code("OperationNotAllowed")
             }
             E::KeyPurgeProtected(_) => Self::arm(StatusCode::FORBIDDEN, "Forbidden", message),
+            E::ForbiddenByRbac { .. } => {
+                Self::arm(StatusCode::FORBIDDEN, "Forbidden", message).with_inner_code("ForbiddenByRbac")
+            }
+            E::PermissionModelChangeDenied { .. } => Self::arm(StatusCode::FORBIDDEN, "AuthorizationFailed", message),
             E::BadParameter(_) => Self::arm(StatusCode::BAD_REQUEST, "BadParameter", message),
             E::Store(_) | E::Corrupt(_) | E::Crypto(_) => Self::internal(message),
         }

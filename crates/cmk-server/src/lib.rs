@@ -291,7 +291,9 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
     if let Err(e) = accounts.resume_reencryptions().await {
         tracing::warn!(error = %e, "could not resume content re-encryption jobs");
     }
-    let events = settings.account_key_events.then(|| vaults.subscribe());
+    let events = settings
+        .account_key_events
+        .then(|| (vaults.subscribe(), directory.subscribe_authorization()));
     let key_monitor = tokio::spawn(run_key_monitor(accounts.clone(), events));
     let scheduler = tokio::spawn(run_rotation_schedule(vaults.clone(), accounts.clone(), settings.dev));
     let audit = cmk_vault::audit::AuditLog::start(store.clone()).map_err(|e| ServerError::Io(e.to_string()))?;
@@ -355,25 +357,37 @@ async fn run_rotation_schedule(vaults: cmk_vault::Vaults, accounts: cmk_account:
     }
 }
 
+type KeyMonitorEvents = (
+    tokio::sync::broadcast::Receiver<cmk_vault::events::VaultEvent>,
+    tokio::sync::broadcast::Receiver<cmk_directory::authorization::events::AuthorizationEvent>,
+);
+
+/// The next message of a subscription, or never once it is closed.
+async fn next_of<T: Clone>(
+    receiver: &mut Option<tokio::sync::broadcast::Receiver<T>>,
+) -> Result<T, tokio::sync::broadcast::error::RecvError> {
+    match receiver.as_mut() {
+        Some(receiver) => receiver.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Keeps every account's view of its customer key current: a vault change event re-checks the accounts that use
-/// that vault at once (revocation within about a second); the poll re-checks all of them, for events that were
-/// missed or changes that send none (a follow-the-latest key's new version from another deployment).
-async fn run_key_monitor(
-    accounts: cmk_account::Accounts,
-    mut events: Option<tokio::sync::broadcast::Receiver<cmk_vault::events::VaultEvent>>,
-) {
+/// that vault at once, and a role assignment change re-checks the accounts whose identity it concerns
+/// (revocation within about a second); the poll re-checks all of them, for events that were missed or changes
+/// that send none (a follow-the-latest key's new version from another deployment).
+async fn run_key_monitor(accounts: cmk_account::Accounts, events: Option<KeyMonitorEvents>) {
+    use cmk_directory::authorization::events::AuthorizationEvent;
     use tokio::sync::broadcast::error::RecvError;
     let mut ticker = tokio::time::interval(accounts.config().poll_interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut vault_events, mut authorization_events) = match events {
+        Some((vaults, authorization)) => (Some(vaults), Some(authorization)),
+        None => (None, None),
+    };
     loop {
-        let next_event = async {
-            match events.as_mut() {
-                Some(receiver) => receiver.recv().await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
-            event = next_event => match event {
+            event = next_of(&mut vault_events) => match event {
                 Ok(event) => {
                     if let Err(e) = accounts.recheck_vault(event.vault()).await {
                         tracing::warn!(error = %e, vault = event.vault(), "re-checking accounts after a vault change failed");
@@ -383,7 +397,18 @@ async fn run_key_monitor(
                     tracing::warn!(missed, "missed vault change events; re-checking every account");
                     let _ = accounts.recheck_all().await;
                 }
-                Err(RecvError::Closed) => events = None,
+                Err(RecvError::Closed) => vault_events = None,
+            },
+            event = next_of(&mut authorization_events) => match event {
+                Ok(AuthorizationEvent::AssignmentsChanged { principal }) => {
+                    if let Err(e) = accounts.recheck_principal(&principal).await {
+                        tracing::warn!(error = %e, %principal, "re-checking accounts after a role assignment change failed");
+                    }
+                }
+                Ok(AuthorizationEvent::RolesChanged) | Err(RecvError::Lagged(_)) => {
+                    let _ = accounts.recheck_all().await;
+                }
+                Err(RecvError::Closed) => authorization_events = None,
             },
             _ = ticker.tick() => {
                 if let Err(e) = accounts.recheck_all().await {

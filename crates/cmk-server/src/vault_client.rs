@@ -173,6 +173,7 @@ fn classify(status: StatusCode, body: &Value) -> VaultCallError {
     match status {
         StatusCode::UNAUTHORIZED => VaultCallError::Unauthorized(message),
         StatusCode::FORBIDDEN if inner == "KeyDisabled" => VaultCallError::KeyDisabled(message),
+        StatusCode::FORBIDDEN if inner == "ForbiddenByRbac" => VaultCallError::ForbiddenByRbac(message),
         StatusCode::FORBIDDEN => VaultCallError::Forbidden(message),
         StatusCode::NOT_FOUND if code == "VaultNotFound" => VaultCallError::VaultNotFound(message),
         StatusCode::NOT_FOUND => VaultCallError::KeyNotFound(message),

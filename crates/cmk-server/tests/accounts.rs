@@ -17,7 +17,7 @@ use cmk_crypto::data_key::DataKey;
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_store::Store;
 use cmk_store_sqlite::SqliteStore;
-use common::{TestServer, arm_code, claims};
+use common::{TestServer, arm_code, claims, roles};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -268,6 +268,7 @@ async fn create_vault_as(
         "sku": {"family": "A", "name": "standard"},
         "enableSoftDelete": true,
         "softDeleteRetentionInDays": 7,
+        "enableRbacAuthorization": false,
         "accessPolicies": [{"tenantId": owner.tenant, "objectId": owner.object_id, "permissions": {"keys": ["all"]}}],
     });
     if purge_protection {
@@ -383,19 +384,32 @@ async fn set_key_access(
 
 // ---- directory --------------------------------------------------------------------------------------------
 
-/// A new subscription of the development tenant, with a resource group `group`.
+/// A new subscription of the development tenant that the operator owns, with a resource group `group`.
 async fn new_subscription(server: &TestServer, group: &str) -> String {
+    let owner = operator(server).await.object_id;
     let (status, subscription) = server
         .arm(
             Method::POST,
             &format!("/cmk/admin/tenants/{}/subscriptions", server.creds.tenant_id),
-            Some(r#"{"displayName":"another subscription"}"#),
+            Some(&json!({"displayName": "another subscription", "ownerObjectId": owner}).to_string()),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{subscription}");
     let subscription = subscription["subscriptionId"].as_str().unwrap().to_owned();
     create_group(server, &server.operator_token().await, &subscription, group).await;
     subscription
+}
+
+/// An operator makes `principal` Owner of `subscription`.
+async fn add_owner(server: &TestServer, subscription: &str, principal: &str) {
+    let (status, body) = server
+        .arm(
+            Method::POST,
+            &format!("/cmk/admin/subscriptions/{subscription}/owners"),
+            Some(&json!({"principalId": principal}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }
 
 async fn create_group(server: &TestServer, token: &str, subscription: &str, group: &str) {
@@ -1129,11 +1143,24 @@ async fn s1_the_data_plane_needs_an_account_key_or_a_token_of_the_accounts_tenan
     let reply = send(&server, Method::GET, &url, Auth::Key(&key2), None).await;
     assert_eq!(reply.status, StatusCode::OK, "key2 works too");
 
-    // A bearer token for the cognitive-services audience, from a principal of the account's tenant.
+    // A bearer token for the cognitive-services audience, from a principal of the account's tenant: it needs a
+    // data role on the account (owning the subscription grants no data access), then it reads.
     let c = &server.creds;
     let scope = format!("https://cognitiveservices.localhost:{}/.default", server.addr.port());
     let token = server
         .token_for(&c.tenant_id, &c.client_id, &c.client_secret, &scope)
+        .await;
+    let reply = send(&server, Method::GET, &url, Auth::Bearer(&token), None).await;
+    assert_error(
+        reply.status,
+        &reply.json(),
+        StatusCode::FORBIDDEN,
+        "PermissionDenied",
+        "Microsoft.CognitiveServices/accounts/OpenAI/files/read",
+    );
+    let operator_oid = operator(&server).await.object_id;
+    server
+        .assign_role(&account.path, roles::COGNITIVE_SERVICES_USER, &operator_oid)
         .await;
     let reply = send(&server, Method::GET, &url, Auth::Bearer(&token), None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.describe());
@@ -1608,7 +1635,7 @@ async fn s7_switching_on_needs_the_identity_with_get_wrap_key_and_unwrap_key() {
             "the refusal names the identity: {body}"
         );
         assert!(
-            message(&body).contains("Grant it the key permissions get, wrapKey and unwrapKey"),
+            message(&body).contains("grant the identity the key permissions get, wrapKey and unwrapKey"),
             "{body}"
         );
     }
@@ -1983,9 +2010,21 @@ async fn s9_moving_the_subscription_to_another_tenant_stops_the_customer_key_unt
         "InvalidAuthenticationTokenTenant",
         &format!("must match the tenant '{tenant_b}'"),
     );
+    // Role assignments do not move with a subscription (as in Azure): the new tenant's principal can do nothing
+    // there until an operator names it Owner.
     let token_b = server
         .token_for(&tenant_b, &client_b, &secret_b, &c.management_scope)
         .await;
+    let (status, body) = server.call(Method::GET, &account.arm(), Some(&token_b), None).await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::FORBIDDEN,
+        "AuthorizationFailed",
+        "accounts/read",
+    );
+    let oid_b = claims(&token_b)["oid"].as_str().unwrap().to_owned();
+    add_owner(&server, &subscription, &oid_b).await;
     let (status, body) = server.call(Method::GET, &account.arm(), Some(&token_b), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let access = &body["properties"]["encryption"]["keyAccess"];
@@ -2018,6 +2057,7 @@ async fn s9_moving_the_subscription_to_another_tenant_stops_the_customer_key_unt
         .await;
     assert_eq!(status, StatusCode::OK, "{back}");
     assert_eq!(back["tenantId"], c.tenant_id.as_str());
+    add_owner(&server, &subscription, &operator(&server).await.object_id).await;
     let since = Instant::now();
     loop {
         let reply = get(&server, &account, "a.txt").await;

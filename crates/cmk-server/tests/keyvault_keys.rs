@@ -27,6 +27,7 @@ async fn vault<'a>(server: &'a TestServer, name: &str, purge_protection: bool) -
     let tenant = &server.creds.tenant_id;
     let mut properties = json!({
         "tenantId": tenant, "sku": {"family": "A", "name": "standard"}, "softDeleteRetentionInDays": 7,
+        "enableRbacAuthorization": false,
         "accessPolicies": [{"tenantId": tenant, "objectId": oid, "permissions": {"keys": ["all"]}}]
     });
     if purge_protection {

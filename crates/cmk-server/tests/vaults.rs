@@ -38,6 +38,7 @@ fn definition(tenant: &str, object_id: &str, purge_protection: bool) -> Value {
         "accessPolicies": [{"tenantId": tenant, "objectId": object_id, "permissions": {"keys": ["get", "WRAPKEY", "unwrapKey"]}}],
         "enableSoftDelete": true,
         "softDeleteRetentionInDays": 7,
+        "enableRbacAuthorization": false,
     });
     if purge_protection {
         properties["enablePurgeProtection"] = json!(true);
@@ -161,9 +162,9 @@ async fn invalid_vault_definitions_are_refused_with_precise_codes() {
         ),
         (
             "ok-name",
-            with(&|b| b["properties"]["enableRbacAuthorization"] = json!(true)),
+            with(&|b| b["properties"]["enableRbacAuthorization"] = json!("yes")),
             StatusCode::BAD_REQUEST,
-            "BadRequest",
+            "InvalidRequestContent",
         ),
         (
             "ok-name",

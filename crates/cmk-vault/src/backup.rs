@@ -5,9 +5,8 @@ use cmk_crypto::SecretBytes;
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use serde::{Deserialize, Serialize};
 
-use crate::access::VaultAccess;
+use crate::access::{KeyAction, VaultAccess};
 use crate::keys::KeyView;
-use crate::model::KeyPermission;
 use crate::{VaultError, Vaults};
 
 /// Bound into every backup blob, so no other sealed secret can pass for one.
@@ -26,7 +25,7 @@ pub(crate) struct BackupContent {
 impl Vaults {
     /// `POST /keys/{name}/backup`: every version of the key, sealed.
     pub async fn backup_key(&self, access: &VaultAccess, name: &str) -> Result<String, VaultError> {
-        let vault = access.require(KeyPermission::Backup)?;
+        let vault = access.require(KeyAction::Backup, Some(name))?;
         let (record, material) = self.export_key_for_backup(vault, name).await?;
         if material.len() > MAX_BACKUP_VERSIONS {
             return Err(VaultError::BadParameter(format!(
@@ -50,7 +49,7 @@ impl Vaults {
 
     /// `POST /keys/restore`: the key with all its versions (and their ids) under its original name.
     pub async fn restore_key(&self, access: &VaultAccess, blob: &str) -> Result<KeyView, VaultError> {
-        let vault = access.require(KeyPermission::Restore)?;
+        let vault = access.require(KeyAction::Restore, None)?;
         let invalid =
             || VaultError::BadParameter("The backup blob is invalid, or was made by another cmk deployment.".into());
         let sealed = b64url_decode(blob).map_err(|_| invalid())?;

@@ -31,6 +31,20 @@ pub enum VaultError {
         permission: &'static str,
         vault: String,
     },
+    /// An Azure RBAC vault: no role assignment of the caller grants the data action.
+    #[error(
+        "Caller is not authorized to perform action on resource.\r\nCaller: {caller}\r\nAction: '{action}'\r\nResource: '{resource}'\r\nAssignment: (not found)\r\nDecisionReason: 'DeniedWithNoValidRBAC'\r\nVault: {vault}\r\n"
+    )]
+    ForbiddenByRbac {
+        caller: String,
+        action: &'static str,
+        resource: String,
+        vault: String,
+    },
+    #[error(
+        "Changing the permission model of vault '{vault}' to {to} requires unrestricted 'Microsoft.Authorization/roleAssignments/write' permission (Owner or User Access Administrator), because it changes who can use the vault's keys."
+    )]
+    PermissionModelChangeDenied { vault: String, to: &'static str },
     #[error(
         "A key with (name/id) {0} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command."
     )]

@@ -14,9 +14,9 @@ use cmk_store::records::{self, Versioned};
 use cmk_store::{Expect, Write};
 use serde::{Deserialize, Serialize};
 
-use crate::access::VaultAccess;
+use crate::access::{KeyAction, VaultAccess};
 use crate::events::VaultEvent;
-use crate::model::{KeyPermission, Vault};
+use crate::model::Vault;
 use crate::{VaultError, Vaults};
 
 const SECONDS_PER_DAY: i64 = 86_400;
@@ -108,16 +108,16 @@ impl KeyOperation {
         matches!(self, KeyOperation::Encrypt | KeyOperation::WrapKey | KeyOperation::Sign)
     }
 
-    fn permission(self) -> KeyPermission {
+    /// The data-plane operation it is, for the cryptographic operations.
+    pub fn action(self) -> Option<KeyAction> {
         match self {
-            KeyOperation::Encrypt => KeyPermission::Encrypt,
-            KeyOperation::Decrypt => KeyPermission::Decrypt,
-            KeyOperation::Sign => KeyPermission::Sign,
-            KeyOperation::Verify => KeyPermission::Verify,
-            KeyOperation::WrapKey => KeyPermission::WrapKey,
-            KeyOperation::UnwrapKey => KeyPermission::UnwrapKey,
-            KeyOperation::Import => KeyPermission::Import,
-            KeyOperation::Export => KeyPermission::Release,
+            KeyOperation::Encrypt => Some(KeyAction::Encrypt),
+            KeyOperation::Decrypt => Some(KeyAction::Decrypt),
+            KeyOperation::Sign => Some(KeyAction::Sign),
+            KeyOperation::Verify => Some(KeyAction::Verify),
+            KeyOperation::WrapKey => Some(KeyAction::WrapKey),
+            KeyOperation::UnwrapKey => Some(KeyAction::UnwrapKey),
+            KeyOperation::Import | KeyOperation::Export => None,
         }
     }
 }
@@ -529,6 +529,15 @@ impl Vaults {
         }
     }
 
+    /// Whether the vault holds an active key `name` (for a role assignment at the key's scope).
+    pub async fn key_exists(&self, vault: &Vault, name: &str) -> Result<bool, VaultError> {
+        match self.active_key(vault, name).await {
+            Ok(_) => Ok(true),
+            Err(VaultError::KeyNotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn deleted_key(&self, vault: &Vault, name: &str) -> Result<Versioned<KeyRecord>, VaultError> {
         validate_key_name(name).map_err(|_| VaultError::DeletedKeyNotFound(name.to_owned()))?;
         match self.load_key(vault, name).await? {
@@ -685,7 +694,7 @@ impl Vaults {
 
     /// `POST /keys/{name}/create`: a new key, or a new version of an existing one.
     pub async fn create_key(&self, access: &VaultAccess, name: &str, spec: KeySpec) -> Result<KeyView, VaultError> {
-        let vault = access.require(KeyPermission::Create)?;
+        let vault = access.require(KeyAction::Create, Some(name))?;
         validate_key_name(name)?;
         let bits = spec.key_size.unwrap_or(2048);
         if !matches!(bits, 2048 | 3072 | 4096) {
@@ -711,7 +720,7 @@ impl Vaults {
 
     /// `PUT /keys/{name}`: imports a private key as a new version.
     pub async fn import_key(&self, access: &VaultAccess, name: &str, import: KeyImport) -> Result<KeyView, VaultError> {
-        let vault = access.require(KeyPermission::Import)?;
+        let vault = access.require(KeyAction::Import, Some(name))?;
         validate_key_name(name)?;
         let key = RsaPrivateKey::from_components(&import.components)
             .map_err(|e| VaultError::BadParameter(format!("The key cannot be imported: {e}.")))?;
@@ -823,7 +832,7 @@ impl Vaults {
 
     /// `POST /keys/{name}/rotate`: a new version with the type, size and operations of the current one.
     pub async fn rotate_key(&self, access: &VaultAccess, name: &str) -> Result<KeyView, VaultError> {
-        let vault = access.require(KeyPermission::Rotate)?;
+        let vault = access.require(KeyAction::Rotate, Some(name))?;
         self.new_version_like_current(vault, name, None).await
     }
 
@@ -860,7 +869,7 @@ impl Vaults {
         name: &str,
         version: Option<&str>,
     ) -> Result<KeyView, VaultError> {
-        let vault = access.require(KeyPermission::Get)?;
+        let vault = access.require(KeyAction::Get, Some(name))?;
         let record = self.active_key(vault, name).await?.value;
         let meta = Self::find_version(&record, version)?;
         self.view(vault, &record, meta).await
@@ -874,7 +883,7 @@ impl Vaults {
         version: Option<&str>,
         update: KeyUpdate,
     ) -> Result<KeyView, VaultError> {
-        let vault = access.require(KeyPermission::Update)?;
+        let vault = access.require(KeyAction::Update, Some(name))?;
         let current = self.active_key(vault, name).await?;
         let mut record = current.value;
         let index = {
@@ -912,7 +921,7 @@ impl Vaults {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Page<KeyItem>, VaultError> {
-        let vault = access.require(KeyPermission::List)?;
+        let vault = access.require(KeyAction::List, None)?;
         let mut items = Vec::new();
         let mut cursor = start_after.map(|s| store_keys::key(&vault.name, s));
         loop {
@@ -948,7 +957,7 @@ impl Vaults {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Page<KeyItem>, VaultError> {
-        let vault = access.require(KeyPermission::List)?;
+        let vault = access.require(KeyAction::List, Some(name))?;
         let record = self.active_key(vault, name).await?.value;
         let skip = match start_after {
             Some(after) => record
@@ -975,7 +984,7 @@ impl Vaults {
 
     /// `DELETE /keys/{name}`: every version goes to the deleted state, recoverable until the purge date.
     pub async fn delete_key(&self, access: &VaultAccess, name: &str) -> Result<(KeyView, Deletion), VaultError> {
-        let vault = access.require(KeyPermission::Delete)?;
+        let vault = access.require(KeyAction::Delete, Some(name))?;
         let current = self.active_key(vault, name).await?;
         let now = self.clock().now();
         let deletion = Deletion {
@@ -1011,7 +1020,7 @@ impl Vaults {
     }
 
     pub async fn get_deleted_key(&self, access: &VaultAccess, name: &str) -> Result<(KeyView, Deletion), VaultError> {
-        let vault = access.require(KeyPermission::Get)?;
+        let vault = access.require(KeyAction::GetDeleted, Some(name))?;
         let record = self.deleted_key(vault, name).await?.value;
         let deletion = Self::deletion(&record).ok_or_else(|| VaultError::DeletedKeyNotFound(name.to_owned()))?;
         let meta = Self::find_version(&record, None)?;
@@ -1024,7 +1033,7 @@ impl Vaults {
         start_after: Option<&str>,
         limit: usize,
     ) -> Result<Page<(KeyItem, Deletion)>, VaultError> {
-        let vault = access.require(KeyPermission::List)?;
+        let vault = access.require(KeyAction::ListDeleted, None)?;
         let all = records::scan::<KeyRecord>(self.store(), &store_keys::keys(&vault.name), |r| {
             matches!(r.state, KeyState::Deleted { .. }) && !self.expired(r)
         })
@@ -1045,7 +1054,7 @@ impl Vaults {
 
     /// `POST /deletedkeys/{name}/recover`.
     pub async fn recover_deleted_key(&self, access: &VaultAccess, name: &str) -> Result<KeyView, VaultError> {
-        let vault = access.require(KeyPermission::Recover)?;
+        let vault = access.require(KeyAction::Recover, Some(name))?;
         let current = self.deleted_key(vault, name).await?;
         let mut record = current.value;
         record.state = KeyState::Active;
@@ -1062,7 +1071,7 @@ impl Vaults {
     /// `DELETE /deletedkeys/{name}`: refused under purge protection, whatever the clock says before the purge
     /// date; after it the key is gone anyway.
     pub async fn purge_deleted_key(&self, access: &VaultAccess, name: &str) -> Result<(), VaultError> {
-        let vault = access.require(KeyPermission::Purge)?;
+        let vault = access.require(KeyAction::Purge, Some(name))?;
         let current = self.deleted_key(vault, name).await?;
         if vault.purge_protection {
             return Err(VaultError::KeyPurgeProtected(format!(
@@ -1098,7 +1107,10 @@ impl Vaults {
         version: Option<&str>,
         operation: KeyOperation,
     ) -> Result<(Vault, String, VersionMeta), VaultError> {
-        let vault = access.require(operation.permission())?.clone();
+        let action = operation.action().ok_or_else(|| {
+            VaultError::BadParameter(format!("'{}' is not a cryptographic operation.", operation.as_str()))
+        })?;
+        let vault = access.require(action, Some(name))?.clone();
         let record = self.active_key(&vault, name).await?.value;
         let meta = Self::find_version(&record, version)?.clone();
         if !meta.enabled {

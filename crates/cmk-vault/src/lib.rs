@@ -4,7 +4,9 @@
 //! - [`model`]: vaults, access policies and permissions, as stored.
 //! - [`vaults`]: the vault resource of the management plane (create, update, soft delete, recover, purge,
 //!   access policies).
-//! - [`access`]: data-plane authorization by access policy; every key operation needs its proof.
+//! - [`actions`]: the management and data actions Azure names the vault's operations by.
+//! - [`access`]: data-plane authorization, by access policy or by Azure RBAC; every key operation needs its
+//!   proof.
 //! - [`keys`]: keys, versions and the cryptographic operations on them.
 //! - [`audit`]: the audit log of every vault operation.
 //!
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod actions;
 pub mod audit;
 pub mod backup;
 mod error;

@@ -222,9 +222,20 @@ pub struct Vault {
     pub enabled_for_template_deployment: bool,
     pub soft_delete_retention_days: u32,
     pub purge_protection: bool,
+    /// The data plane's permission model: Azure RBAC (role assignments' data actions) when true, access
+    /// policies when false. Vaults stored before the field existed used access policies.
+    #[serde(default)]
+    pub rbac_authorization: bool,
     pub public_network_access: String,
     pub created: Timestamp,
     pub updated: Timestamp,
+}
+
+impl Vault {
+    /// The vault's scope, where role assignments for it (and, below it, for its keys) attach.
+    pub fn scope(&self) -> cmk_directory::authorization::Scope {
+        crate::actions::vault_scope(self.subscription_id, &self.resource_group, &self.name)
+    }
 }
 
 /// Where a vault is in its life. A deleted vault keeps its name reserved until it is purged, by a caller

@@ -9,8 +9,8 @@ use cmk_store::Write;
 use cmk_store::records;
 use serde::{Deserialize, Serialize};
 
-use crate::access::VaultAccess;
-use crate::model::{KeyPermission, VaultRecord, VaultState};
+use crate::access::{KeyAction, VaultAccess};
+use crate::model::{VaultRecord, VaultState};
 use crate::{VaultError, Vaults};
 
 const DAY: i64 = 86_400;
@@ -179,7 +179,7 @@ fn validate(mut policy: RotationPolicy) -> Result<RotationPolicy, VaultError> {
 
 impl Vaults {
     pub async fn get_rotation_policy(&self, access: &VaultAccess, name: &str) -> Result<RotationPolicy, VaultError> {
-        let vault = access.require(KeyPermission::GetRotationPolicy)?;
+        let vault = access.require(KeyAction::GetRotationPolicy, Some(name))?;
         let key = self.key_name(vault, name).await?;
         Ok(
             records::get::<StoredPolicy>(self.store(), &policy_key(&vault.name, &key))
@@ -200,7 +200,7 @@ impl Vaults {
         name: &str,
         policy: RotationPolicy,
     ) -> Result<RotationPolicy, VaultError> {
-        let vault = access.require(KeyPermission::SetRotationPolicy)?;
+        let vault = access.require(KeyAction::SetRotationPolicy, Some(name))?;
         let key = self.key_name(vault, name).await?;
         let mut policy = validate(policy)?;
         let now = self.clock().now();

@@ -3,12 +3,18 @@
 
 use std::collections::BTreeMap;
 
+use cmk_directory::authorization::Scope;
+use cmk_directory::authorization::actions::authorization::ROLE_ASSIGNMENT_WRITE;
 use cmk_directory::model::TenantId;
 use cmk_directory::resource_groups::normalize_location;
 use cmk_directory::subscriptions::AuthorizedSubscription;
 use cmk_store::Write;
 use cmk_store::records::{self, Versioned};
 
+use crate::actions::{
+    ACCESS_POLICIES_WRITE, CHECK_NAME_AVAILABILITY, DELETED_VAULT_PURGE, DELETED_VAULT_READ, DELETED_VAULTS_READ,
+    VAULT_DELETE, VAULT_READ, VAULT_WRITE, deleted_vault_scope, vault_scope,
+};
 use crate::events::VaultEvent;
 use crate::model::{AccessPolicy, DeletedVault, SkuName, Vault, VaultRecord, VaultState, keys, validate_vault_name};
 use crate::{VaultError, Vaults};
@@ -52,6 +58,9 @@ pub struct VaultDefinition {
     pub tags: BTreeMap<String, String>,
     pub properties: VaultProperties,
     pub create_mode: CreateMode,
+    /// The permission model of a new vault whose definition does not say: Azure RBAC from Key Vault API
+    /// version 2026-02-01 on, access policies before (the caller knows the api-version).
+    pub rbac_by_default: bool,
 }
 
 /// A PATCH.
@@ -111,10 +120,8 @@ fn apply_properties(
             "The property \"enablePurgeProtection\" cannot be set to false. Enabling the purge protection for a vault is an irreversible action.",
         ));
     }
-    if properties.enable_rbac_authorization == Some(true) {
-        return Err(bad_request(
-            "The property \"enableRbacAuthorization\" cannot be set to true: this deployment authorizes vault access with access policies only.",
-        ));
+    if let Some(rbac) = properties.enable_rbac_authorization {
+        vault.rbac_authorization = rbac;
     }
     if let Some(days) = properties.soft_delete_retention_days {
         if !(MIN_RETENTION_DAYS..=MAX_RETENTION_DAYS).contains(&days) {
@@ -167,6 +174,34 @@ fn apply_properties(
         };
     }
     Ok(())
+}
+
+/// Changing a vault's permission model changes who can use its keys, so, as in Azure, it takes the right to
+/// grant access itself (`roleAssignments/write` without limits: Owner, User Access Administrator), not only
+/// `vaults/write`.
+fn ensure_may_change_model(
+    subscription: &AuthorizedSubscription,
+    current: &Vault,
+    changed: &Vault,
+) -> Result<(), VaultError> {
+    if current.rbac_authorization == changed.rbac_authorization {
+        return Ok(());
+    }
+    let scope = current.scope();
+    if subscription
+        .permissions()
+        .allows_unrestricted(ROLE_ASSIGNMENT_WRITE, &scope)
+    {
+        return Ok(());
+    }
+    Err(VaultError::PermissionModelChangeDenied {
+        vault: current.name.clone(),
+        to: if changed.rbac_authorization {
+            "Azure RBAC"
+        } else {
+            "access policies"
+        },
+    })
 }
 
 fn validate_access_policies(policies: &[AccessPolicy]) -> Result<(), VaultError> {
@@ -246,10 +281,11 @@ impl Vaults {
         name: &str,
         definition: VaultDefinition,
     ) -> Result<(Vault, bool), VaultError> {
+        subscription.require(VAULT_WRITE, &vault_scope(subscription.id(), resource_group, name))?;
         validate_vault_name(name)?;
         let group = self
             .directory()
-            .get_resource_group(subscription, resource_group)
+            .find_resource_group(&subscription.id(), resource_group)
             .await?;
         let location = normalize_location(&definition.location)?;
         let now = self.clock().now();
@@ -280,6 +316,7 @@ impl Vaults {
                 vault.enabled_for_disk_encryption = false;
                 vault.enabled_for_template_deployment = false;
                 apply_properties(&mut vault, &definition.properties, Some(existing))?;
+                ensure_may_change_model(subscription, existing, &vault)?;
                 self.ensure_tenant(&vault).await?;
                 vault.tags = definition.tags;
                 vault.updated = now;
@@ -327,6 +364,7 @@ impl Vaults {
                     enabled_for_template_deployment: false,
                     soft_delete_retention_days: DEFAULT_RETENTION_DAYS,
                     purge_protection: false,
+                    rbac_authorization: definition.rbac_by_default,
                     public_network_access: "Enabled".into(),
                     created: now,
                     updated: now,
@@ -399,6 +437,7 @@ impl Vaults {
         resource_group: &str,
         name: &str,
     ) -> Result<Vault, VaultError> {
+        subscription.require(VAULT_READ, &vault_scope(subscription.id(), resource_group, name))?;
         Ok(self.load_active(subscription, resource_group, name).await?.value.vault)
     }
 
@@ -410,9 +449,11 @@ impl Vaults {
         name: &str,
         patch: VaultPatch,
     ) -> Result<Vault, VaultError> {
+        subscription.require(VAULT_WRITE, &vault_scope(subscription.id(), resource_group, name))?;
         let current = self.load_active(subscription, resource_group, name).await?;
         let mut vault = current.value.vault.clone();
         apply_properties(&mut vault, &patch.properties, Some(&current.value.vault))?;
+        ensure_may_change_model(subscription, &current.value.vault, &vault)?;
         self.ensure_tenant(&vault).await?;
         if let Some(tags) = patch.tags {
             vault.tags = tags;
@@ -444,6 +485,10 @@ impl Vaults {
         how: AccessPolicyUpdate,
         change: Vec<AccessPolicy>,
     ) -> Result<Vault, VaultError> {
+        subscription.require(
+            ACCESS_POLICIES_WRITE,
+            &vault_scope(subscription.id(), resource_group, name),
+        )?;
         validate_access_policies(&change)?;
         let current = self.load_active(subscription, resource_group, name).await?;
         let mut vault = current.value.vault.clone();
@@ -453,7 +498,8 @@ impl Vaults {
         self.save_updated(name, vault, current.revision).await
     }
 
-    /// Active vaults of the subscription, optionally of one resource group, in name order.
+    /// Active vaults of the subscription, optionally of one resource group, in name order: those the caller may
+    /// read.
     pub async fn list(
         &self,
         subscription: &AuthorizedSubscription,
@@ -463,6 +509,7 @@ impl Vaults {
             matches!(r.state, VaultState::Active)
                 && r.vault.subscription_id == subscription.id()
                 && resource_group.is_none_or(|g| r.vault.resource_group.eq_ignore_ascii_case(g))
+                && subscription.can(VAULT_READ, &r.vault.scope())
         })
         .await?;
         Ok(records.into_iter().map(|r| r.vault).collect())
@@ -476,6 +523,7 @@ impl Vaults {
         resource_group: &str,
         name: &str,
     ) -> Result<bool, VaultError> {
+        subscription.require(VAULT_DELETE, &vault_scope(subscription.id(), resource_group, name))?;
         let current = match self.load_active(subscription, resource_group, name).await {
             Ok(current) => current,
             Err(VaultError::VaultNotFound(..)) => return Ok(false),
@@ -520,6 +568,19 @@ impl Vaults {
         location: &str,
         name: &str,
     ) -> Result<DeletedVault, VaultError> {
+        subscription.require(
+            DELETED_VAULT_READ,
+            &deleted_vault_scope(subscription.id(), location, name),
+        )?;
+        self.find_deleted(subscription, location, name).await
+    }
+
+    async fn find_deleted(
+        &self,
+        subscription: &AuthorizedSubscription,
+        location: &str,
+        name: &str,
+    ) -> Result<DeletedVault, VaultError> {
         let not_found = || VaultError::DeletedVaultNotFound(name.to_owned(), location.to_owned());
         let location = normalize_location(location).map_err(|_| not_found())?;
         if validate_vault_name(name).is_err() {
@@ -538,6 +599,10 @@ impl Vaults {
         let records = records::scan::<VaultRecord>(self.store(), keys::VAULTS, |r| {
             r.vault.subscription_id == subscription.id()
                 && matches!(r.state, VaultState::Deleted { scheduled_purge_date, .. } if scheduled_purge_date > now)
+                && subscription.can(
+                    DELETED_VAULTS_READ,
+                    &deleted_vault_scope(r.vault.subscription_id, &r.vault.location, &r.vault.name),
+                )
         })
         .await?;
         Ok(records.into_iter().filter_map(Self::deleted).collect())
@@ -551,7 +616,11 @@ impl Vaults {
         location: &str,
         name: &str,
     ) -> Result<(), VaultError> {
-        let deleted = self.get_deleted(subscription, location, name).await?;
+        subscription.require(
+            DELETED_VAULT_PURGE,
+            &deleted_vault_scope(subscription.id(), location, name),
+        )?;
+        let deleted = self.find_deleted(subscription, location, name).await?;
         if deleted.vault.purge_protection {
             return Err(VaultError::PurgeProtected(
                 deleted.vault.name,
@@ -614,7 +683,32 @@ impl Vaults {
         Ok(purged)
     }
 
-    pub async fn check_name_availability(&self, name: &str) -> Result<NameAvailability, VaultError> {
+    /// The active vault `name` of this subscription and resource group, if it exists: for a caller that was
+    /// authorized at its scope for something other than reading it (a role assignment there).
+    pub async fn find_active(
+        &self,
+        subscription: cmk_directory::model::SubscriptionId,
+        resource_group: &str,
+        name: &str,
+    ) -> Result<Option<Vault>, VaultError> {
+        if validate_vault_name(name).is_err() {
+            return Ok(None);
+        }
+        Ok(self.load(name).await?.and_then(|r| {
+            let vault = r.value.vault;
+            let here = matches!(r.value.state, VaultState::Active)
+                && vault.subscription_id == subscription
+                && vault.resource_group.eq_ignore_ascii_case(resource_group);
+            here.then_some(vault)
+        }))
+    }
+
+    pub async fn check_name_availability(
+        &self,
+        subscription: &AuthorizedSubscription,
+        name: &str,
+    ) -> Result<NameAvailability, VaultError> {
+        subscription.require(CHECK_NAME_AVAILABILITY, &Scope::subscription(subscription.id()))?;
         if let Err(e) = validate_vault_name(name) {
             return Ok(NameAvailability::Invalid(e.to_string()));
         }

@@ -8,6 +8,7 @@ use cmk_crypto::{RootKey, SecretString};
 use cmk_directory::tokens::TenantRule;
 use cmk_directory::{Audience, Directory, DirectoryConfig, Plane, TokenRequest};
 use cmk_vault::Vaults;
+use cmk_vault::access::KeyAction;
 use cmk_vault::events::VaultEvent;
 use cmk_vault::keys::{AttributeChanges, KeySpec, KeyType, KeyUpdate};
 use cmk_vault::model::{AccessPolicy, KeyPermission, Permissions};
@@ -72,7 +73,11 @@ async fn changes_that_affect_consumers_are_published_in_order() {
         .validate_token(issued.access_token.expose(), Plane::Vault, TenantRule::Any)
         .unwrap();
     let subscription = directory
-        .authorize_subscription(&management, &defaults.subscription_id.to_string())
+        .authorize(
+            &management,
+            cmk_vault::actions::VAULT_WRITE,
+            &cmk_directory::authorization::Scope::subscription(defaults.subscription_id),
+        )
         .await
         .unwrap();
 
@@ -103,7 +108,6 @@ async fn changes_that_affect_consumers_are_published_in_order() {
 
     let mut events = vaults.subscribe();
     let vault = vaults.data_plane_vault("kv-events").await.unwrap();
-    let access = |permission| vaults.authorize(vault.clone(), &caller, permission).unwrap();
     let spec = KeySpec {
         kty: KeyType::Rsa,
         key_size: None,
@@ -113,7 +117,14 @@ async fn changes_that_affect_consumers_are_published_in_order() {
         tags: Default::default(),
     };
     let created = vaults
-        .create_key(&access(KeyPermission::Create), "cmk", spec)
+        .create_key(
+            &vaults
+                .authorize(vault.clone(), &caller, KeyAction::Create, Some("cmk"))
+                .await
+                .unwrap(),
+            "cmk",
+            spec,
+        )
         .await
         .unwrap();
     let disable = KeyUpdate {
@@ -124,12 +135,35 @@ async fn changes_that_affect_consumers_are_published_in_order() {
         ..Default::default()
     };
     vaults
-        .update_key(&access(KeyPermission::Update), "cmk", None, disable)
+        .update_key(
+            &vaults
+                .authorize(vault.clone(), &caller, KeyAction::Update, Some("cmk"))
+                .await
+                .unwrap(),
+            "cmk",
+            None,
+            disable,
+        )
         .await
         .unwrap();
-    vaults.delete_key(&access(KeyPermission::Delete), "cmk").await.unwrap();
     vaults
-        .recover_deleted_key(&access(KeyPermission::Recover), "cmk")
+        .delete_key(
+            &vaults
+                .authorize(vault.clone(), &caller, KeyAction::Delete, Some("cmk"))
+                .await
+                .unwrap(),
+            "cmk",
+        )
+        .await
+        .unwrap();
+    vaults
+        .recover_deleted_key(
+            &vaults
+                .authorize(vault.clone(), &caller, KeyAction::Recover, Some("cmk"))
+                .await
+                .unwrap(),
+            "cmk",
+        )
         .await
         .unwrap();
     vaults

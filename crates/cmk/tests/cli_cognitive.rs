@@ -140,6 +140,14 @@ fn accounts_content_and_customer_managed_keys_from_the_command_line() {
         config: dir.path().join("config"),
     };
     cli.ok(&format!("login --data-dir '{}' -o none", data.display()));
+    // Owning the subscription grants no data access: the login reads and writes content with its token through
+    // a data role on the resource group.
+    let me = cli.ok("account show --query user.objectId -o tsv");
+    let granted = cli.json(&format!(
+        "role assignment create --role 'Cognitive Services User' --assignee-object-id {} --resource-group cmk-dev",
+        String::from_utf8_lossy(&me.stdout).trim()
+    ));
+    assert_eq!(granted["roleDefinitionName"], "Cognitive Services User", "{granted}");
 
     // An E0 account with its own subdomain, and its API keys.
     let account = cli.json(

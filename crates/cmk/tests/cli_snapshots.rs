@@ -78,6 +78,11 @@ fn set_up(cli: &Cli, work: &Path) {
 
     // Accounts: one on S0, one without an identity, one whose identity has no access, one with access to both
     // vaults, one whose customer-managed key is disabled.
+    let me = cli.ok("account show --query user.objectId -o tsv");
+    cli.ok(&format!(
+        "role assignment create --role a97b65f3-24c7-4388-baec-2e87135dc908 --assignee-object-id {} --resource-group cmk-dev -o none",
+        me.trim()
+    ));
     let create = "cognitiveservices account create --location westus2 --kind TextAnalytics -o none --name";
     cli.ok(&format!("{create} snap-s0 --sku S0 --assign-identity"));
     cli.ok(&format!("{create} snap-noid --sku E0"));

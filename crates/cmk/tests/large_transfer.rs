@@ -179,6 +179,24 @@ fn a_gibibyte_goes_up_and_down_in_bounded_memory() {
         assert!(run.status.success(), "cmk {}: {}", args.join(" "), run.stderr);
     };
     setup(&["login", "--data-dir", data.to_str().unwrap(), "-o", "none"]);
+    // Content is read and written with the login's token, which needs a data role on the account.
+    let me = run_sampled(
+        &config,
+        &work,
+        &["account", "show", "--query", "user.objectId", "-o", "tsv"],
+    );
+    assert!(me.status.success(), "account show: {}", me.stderr);
+    setup(&[
+        "role",
+        "assignment",
+        "create",
+        "--role",
+        "Cognitive Services User",
+        "--assignee-object-id",
+        me.stdout.trim(),
+        "-o",
+        "none",
+    ]);
     setup(&[
         "cognitiveservices",
         "account",

@@ -1,22 +1,25 @@
 //! The account data plane, served at `https://{subdomain}.cognitiveservices.{suffix}`: customer content,
 //! encrypted at rest under the account's data key.
 //!
-//! Every request first meets [`ContentCaller`]: an account key (`Ocp-Apim-Subscription-Key`) or a bearer token
-//! for the cognitive-services audience from the account's tenant, and then the account's data key, which is
+//! Every request first meets [`ContentCaller`]: an account key (`Ocp-Apim-Subscription-Key`), or a bearer token
+//! for the cognitive-services audience from the account's tenant whose principal holds the operation's data
+//! action on the account (a role such as Cognitive Services User), and then the account's data key, which is
 //! refused (403) while the account's customer-managed key is inaccessible.
 
 use axum::Json;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, State};
+use axum::http::Method;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cmk_account::actions::data;
 use cmk_account::encryption::ContentAccess;
 use cmk_account::model::ContentObject;
-use cmk_directory::Plane;
 use cmk_directory::tokens::TenantRule;
+use cmk_directory::{DirectoryError, Plane};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
@@ -85,15 +88,39 @@ impl FromRequestParts<AppState> for ContentCaller {
                 }
             };
             let subscription = state.directory.get_subscription(&account.subscription_id).await?;
-            let token = state
+            let token = match state
                 .directory
-                .validate_token(
+                .authenticate(
                     token,
                     Plane::CognitiveServices,
                     TenantRule::Exactly(subscription.tenant_id),
                 )
-                .map_err(|e| unauthorized(&format!("The access token is invalid: {e}.")))?;
+                .await
+            {
+                Ok(token) => token,
+                Err(DirectoryError::Token(e)) => {
+                    return Err(unauthorized(&format!("The access token is invalid: {e}.")));
+                }
+                Err(other) => return Err(other.into()),
+            };
             crate::audit::note_caller(parts, &token);
+            let data_action = match parts.method {
+                Method::PUT => data::CONTENT_WRITE,
+                Method::DELETE => data::CONTENT_DELETE,
+                _ => data::CONTENT_READ,
+            };
+            let permissions = state.directory.permissions(&token).await?;
+            if !permissions.allows_data(data_action, &account.scope()) {
+                return Err(ApiError::arm(
+                    StatusCode::FORBIDDEN,
+                    "PermissionDenied",
+                    format!(
+                        "The principal '{}' lacks the required data action '{data_action}' to perform this operation on the account '{}'. Assign it a role that grants it, such as Cognitive Services User, on the account or above.",
+                        token.object_id(),
+                        account.resource_id()
+                    ),
+                ));
+            }
         }
         Ok(ContentCaller(state.accounts.open_content(account).await?))
     }

@@ -1,7 +1,7 @@
-//! The admin API under `/cmk/admin`. Operators manage tenants, subscriptions (and their moves between tenants)
-//! and service principals, read the audit log, and in development mode shift the clock. Owners of an account
-//! (principals of its subscription's tenant) read its managed identity's endpoint secret and set up a
-//! customer-managed key in one call, as the portal does.
+//! The admin API under `/cmk/admin`. Operators manage tenants, subscriptions (their first Owners, and their
+//! moves between tenants) and service principals, read the audit log, and in development mode shift the clock.
+//! Operators own no tenant's resources unless a role says so. Principals with the right roles on an account read
+//! its managed identity's endpoint secret and set up a customer-managed key in one call, as the portal does.
 
 use axum::Json;
 use axum::Router;
@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cmk_directory::DirectoryError;
+use cmk_directory::authorization::Scope;
 use cmk_directory::model::TenantId;
 use cmk_directory::principals::Operator;
 use serde::Deserialize;
@@ -28,6 +29,11 @@ pub(super) fn router(dev: bool) -> Router<AppState> {
             "/cmk/admin/tenants/{tenant}/servicePrincipals",
             post(create_service_principal),
         )
+        .route(
+            "/cmk/admin/tenants/{tenant}/servicePrincipals/{client}",
+            axum::routing::delete(delete_service_principal),
+        )
+        .route("/cmk/admin/subscriptions/{subscription}/owners", post(add_owner))
         .route("/cmk/admin/audit", get(read_audit))
         .route("/cmk/admin/subscriptions/{subscription}/move", post(move_subscription))
         .route("/cmk/admin/managedIdentities", get(read_managed_identity))
@@ -93,16 +99,39 @@ async fn list_tenants(State(state): State<AppState>, caller: ManagementCaller) -
     Ok(Json(json!({ "value": value })))
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct SubscriptionBody {
+    display_name: String,
+    /// The object id of a principal of the tenant, made Owner of the new subscription.
+    owner_object_id: Option<String>,
+}
+
+fn object_id(field: &str, text: &str) -> Result<cmk_directory::model::ObjectId, ApiError> {
+    cmk_directory::model::ObjectId::parse(text).ok_or_else(|| {
+        ApiError::arm(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameter",
+            format!("'{field}' must be the object id (a GUID) of a principal, got '{text}'."),
+        )
+    })
+}
+
 async fn create_subscription(
     State(state): State<AppState>,
     caller: ManagementCaller,
     Path(tenant): Path<String>,
-    JsonBody(body): JsonBody<DisplayNameBody>,
+    JsonBody(body): JsonBody<SubscriptionBody>,
 ) -> Result<Response, ApiError> {
     let operator = operator(&state, &caller).await?;
+    let owner = body
+        .owner_object_id
+        .as_deref()
+        .map(|o| object_id("ownerObjectId", o))
+        .transpose()?;
     let subscription = state
         .directory
-        .create_subscription(&operator, &tenant_id(&tenant)?, &body.display_name)
+        .create_subscription(&operator, &tenant_id(&tenant)?, &body.display_name, owner)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -144,6 +173,63 @@ async fn create_service_principal(
             "operator": principal.operator,
             // Shown once; only a salted hash is stored.
             "clientSecret": secret.expose(),
+        })),
+    )
+        .into_response())
+}
+
+/// Deletes a service principal and its role assignments; its tokens stop working at once.
+async fn delete_service_principal(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    Path((tenant, client)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let operator = operator(&state, &caller).await?;
+    let tenant = tenant_id(&tenant)?;
+    let client_id = cmk_directory::model::ClientId::parse(&client).ok_or_else(|| DirectoryError::ClientNotFound {
+        client_id: client.clone(),
+        tenant: tenant.to_string(),
+    })?;
+    let deleted = state
+        .directory
+        .delete_service_principal(&operator, &tenant, &client_id)
+        .await?;
+    Ok(Json(json!({
+        "tenantId": deleted.tenant_id.to_string(),
+        "clientId": deleted.client_id.to_string(),
+        "objectId": deleted.object_id.to_string(),
+        "displayName": deleted.display_name,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OwnerBody {
+    principal_id: String,
+}
+
+/// Makes a principal Owner of a subscription: how an operator hands a subscription to its team, or gives it
+/// back an Owner when nobody can manage it any more.
+async fn add_owner(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    Path(subscription): Path<String>,
+    JsonBody(body): JsonBody<OwnerBody>,
+) -> Result<Response, ApiError> {
+    let operator = operator(&state, &caller).await?;
+    let id = cmk_directory::model::SubscriptionId::parse(&subscription)
+        .ok_or_else(|| DirectoryError::InvalidSubscriptionId(subscription.clone()))?;
+    let assignment = state
+        .directory
+        .add_subscription_owner(&operator, &id, object_id("principalId", &body.principal_id)?)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "id": format!("{}/providers/Microsoft.Authorization/roleAssignments/{}", assignment.scope, assignment.name),
+            "name": assignment.name.to_string(),
+            "principalId": assignment.principal_id.to_string(),
+            "scope": assignment.scope.to_string(),
         })),
     )
         .into_response())
@@ -329,8 +415,19 @@ async fn read_managed_identity(
         )
     })?;
     let (subscription, resource_group, name) = parse_account_id(resource_id)?;
-    let subscription = state.directory.authorize_subscription(&caller.0, &subscription).await?;
-    let account = state.accounts.get(&subscription, &resource_group, &name).await?;
+    let scope = account_scope(&subscription, &resource_group, &name)?;
+    let authorized = state
+        .directory
+        .authorize(&caller.0, cmk_account::actions::IDENTITY_SECRET_READ, &scope)
+        .await?;
+    let account = state
+        .accounts
+        .find_active(&authorized.id(), &resource_group, &name)
+        .await?
+        .ok_or_else(|| cmk_account::AccountError::AccountNotFound {
+            name: name.clone(),
+            resource_group: resource_group.clone(),
+        })?;
     let identity = account.identity.as_ref().ok_or_else(|| {
         ApiError::arm(
             StatusCode::BAD_REQUEST,
@@ -363,8 +460,17 @@ struct ConfigureCmkBody {
     key_version: Option<String>,
 }
 
-/// What the portal does when a customer picks a key: enable the account's identity, grant it get, wrapKey and
-/// unwrapKey on the vault, and switch the key on. The caller needs access to both subscriptions.
+/// The scope of the account an admin call names.
+fn account_scope(subscription: &str, resource_group: &str, name: &str) -> Result<Scope, ApiError> {
+    let subscription = cmk_directory::model::SubscriptionId::parse(subscription)
+        .ok_or_else(|| DirectoryError::InvalidSubscriptionId(subscription.to_owned()))?;
+    Ok(cmk_account::actions::account_scope(subscription, resource_group, name))
+}
+
+/// What the portal does when a customer picks a key: enable the account's identity, grant it what it needs on
+/// the key (get, wrapKey and unwrapKey in an access policy, or the role Key Vault Crypto Service Encryption
+/// User on the key for a vault that uses Azure RBAC), and switch the key on. The caller needs the rights each
+/// step takes: writing the account, and writing access policies or role assignments on the vault.
 async fn configure_customer_managed_key(
     State(state): State<AppState>,
     caller: ManagementCaller,
@@ -375,7 +481,11 @@ async fn configure_customer_managed_key(
     use cmk_vault::model::{AccessPolicy, KeyPermission, Permissions};
 
     let (subscription, resource_group, name) = parse_account_id(&body.account_id)?;
-    let subscription = state.directory.authorize_subscription(&caller.0, &subscription).await?;
+    let scope = account_scope(&subscription, &resource_group, &name)?;
+    let subscription = state
+        .directory
+        .authorize(&caller.0, cmk_account::actions::ACCOUNT_WRITE, &scope)
+        .await?;
     let spec = cmk_account::encryption::validate_customer_key(CustomerKeySpec {
         vault_uri: body.key_vault_uri,
         key_name: body.key_name,
@@ -389,11 +499,26 @@ async fn configure_customer_managed_key(
             StatusCode::BAD_REQUEST,
             "KeyVaultNotFound",
             format!(
-                "The key vault '{vault_name}' is not a vault of this deployment, so access cannot be granted here; grant the identity get, wrapKey and unwrapKey yourself and set the key with an update."
+                "The key vault '{vault_name}' is not a vault of this deployment, so access cannot be granted here; grant the identity access to the key yourself and set the key with an update."
             ),
         )
     })?;
-    let mut account = state.accounts.get(&subscription, &resource_group, &name).await?;
+    // Refuse before anything changes when the caller cannot grant the identity its access.
+    let grant_action = if vault.rbac_authorization {
+        cmk_directory::authorization::actions::authorization::ROLE_ASSIGNMENT_WRITE
+    } else {
+        cmk_vault::actions::ACCESS_POLICIES_WRITE
+    };
+    let key_scope = vault.scope().child("keys", &spec.key_name);
+    let vault_subscription = state.directory.authorize(&caller.0, grant_action, &key_scope).await?;
+    let mut account = state
+        .accounts
+        .find_active(&subscription.id(), &resource_group, &name)
+        .await?
+        .ok_or_else(|| cmk_account::AccountError::AccountNotFound {
+            name: name.clone(),
+            resource_group: resource_group.clone(),
+        })?;
     if account.identity.is_none() {
         let patch = AccountPatch {
             identity: Some(IdentityType::SystemAssigned),
@@ -408,31 +533,45 @@ async fn configure_customer_managed_key(
         .identity
         .clone()
         .ok_or_else(|| ApiError::internal("the identity was enabled but is missing"))?;
-    let vault_subscription = state
-        .directory
-        .authorize_subscription(&caller.0, &vault.subscription_id.to_string())
-        .await?;
-    let grant = AccessPolicy {
-        tenant_id: identity.tenant_id,
-        object_id: identity.principal_id.to_string(),
-        application_id: None,
-        permissions: Permissions {
-            keys: [KeyPermission::Get, KeyPermission::WrapKey, KeyPermission::UnwrapKey]
-                .into_iter()
-                .collect(),
-            ..Permissions::default()
-        },
-    };
-    state
-        .vaults
-        .update_access_policies(
-            &vault_subscription,
-            &vault.resource_group,
-            &vault.name,
-            cmk_vault::vaults::AccessPolicyUpdate::Add,
-            vec![grant],
-        )
-        .await?;
+    if vault.rbac_authorization {
+        let assignment = cmk_directory::authorization::assignments::AssignmentSpec {
+            role_definition_id: cmk_directory::authorization::roles::ids::KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER,
+            principal_id: identity.principal_id,
+            principal_type: Some("ServicePrincipal".into()),
+            description: Some(format!("Customer-managed key of {}", account.resource_id())),
+        };
+        let name = cmk_crypto::random::random_uuid().map_err(ApiError::internal)?;
+        match state
+            .directory
+            .create_role_assignment(&caller.0, &key_scope, name, assignment)
+            .await
+        {
+            Ok(_) | Err(DirectoryError::RoleAssignmentExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    } else {
+        let grant = AccessPolicy {
+            tenant_id: identity.tenant_id,
+            object_id: identity.principal_id.to_string(),
+            application_id: None,
+            permissions: Permissions {
+                keys: [KeyPermission::Get, KeyPermission::WrapKey, KeyPermission::UnwrapKey]
+                    .into_iter()
+                    .collect(),
+                ..Permissions::default()
+            },
+        };
+        state
+            .vaults
+            .update_access_policies(
+                &vault_subscription,
+                &vault.resource_group,
+                &vault.name,
+                cmk_vault::vaults::AccessPolicyUpdate::Add,
+                vec![grant],
+            )
+            .await?;
+    }
     let patch = AccountPatch {
         encryption: Some(EncryptionSpec::Customer(spec)),
         ..AccountPatch::default()

@@ -3,6 +3,7 @@
 mod account_data;
 mod admin;
 pub(crate) mod arm;
+mod authorization;
 mod directory;
 mod identity;
 pub(crate) mod keyvault;
@@ -32,11 +33,15 @@ pub(crate) fn app(state: AppState) -> Router {
         .with_state(state.clone());
     let vaults = keyvault::router(state.clone()).with_state(state.clone());
     let accounts = account_data::router().with_state(state.clone());
+    let authorization = authorization::router()
+        .route_layer(middleware::from_fn(arm::require_api_version))
+        .with_state(state.clone());
     let dns_suffix = state.urls.dns_suffix.clone();
     // Planes are told apart by host, as in Azure: `{vault}.vault.{suffix}` is a vault's data plane,
     // `{subdomain}.cognitiveservices.{suffix}` an account's.
     let dispatch = move |mut request: Request| {
-        let (main, vaults, accounts) = (main.clone(), vaults.clone(), accounts.clone());
+        let (main, vaults, accounts, authorization) =
+            (main.clone(), vaults.clone(), accounts.clone(), authorization.clone());
         let host = request_host(&request);
         let vault = host.as_deref().and_then(|h| keyvault::vault_of_host(h, &dns_suffix));
         let account = host
@@ -52,7 +57,13 @@ pub(crate) fn app(state: AppState) -> Router {
                     request.extensions_mut().insert(account_data::AccountHost(subdomain));
                     accounts.oneshot(request).await
                 }
-                (None, None) => main.oneshot(request).await,
+                (None, None) => match split_authorization_scope(&mut request) {
+                    Some(scope) => {
+                        request.extensions_mut().insert(scope);
+                        authorization.oneshot(request).await
+                    }
+                    None => main.oneshot(request).await,
+                },
             };
             match routed {
                 Ok(response) => response,
@@ -64,6 +75,24 @@ pub(crate) fn app(state: AppState) -> Router {
         .fallback(dispatch)
         .layer(middleware::map_request(arm::normalize_request_path))
         .layer(middleware::from_fn(log_requests))
+}
+
+/// For an ARM path `{scope}/providers/Microsoft.Authorization/{rest}` (already normalized to lower-case fixed
+/// words), cuts the scope off and leaves `/{rest}` as the path the authorization routes see.
+fn split_authorization_scope(request: &mut Request) -> Option<authorization::AuthorizationScope> {
+    let uri = request.uri();
+    let path = uri.path();
+    let at = path.find(authorization::PROVIDER)?;
+    let scope = path[..at].to_owned();
+    let rest = &path[at + authorization::PROVIDER.len() - 1..];
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{rest}?{query}"),
+        None => rest.to_owned(),
+    };
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = Some(path_and_query.parse().ok()?);
+    *request.uri_mut() = Uri::from_parts(parts).ok()?;
+    Some(authorization::AuthorizationScope(scope))
 }
 
 /// The one label in front of `.{plane}.{suffix}` in `host`, without regard to case and port:

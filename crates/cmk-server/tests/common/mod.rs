@@ -142,7 +142,7 @@ impl TestServer {
         self.call(method, path, Some(&token), body).await
     }
 
-    /// Creates a tenant, a subscription in it and a (non-operator) service principal; returns
+    /// Creates a tenant, a (non-operator) service principal in it and a subscription it owns; returns
     /// (tenant, subscription, client id, secret).
     pub async fn second_customer(&self) -> (String, String, String, String) {
         let (status, tenant) = self
@@ -154,14 +154,6 @@ impl TestServer {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{tenant}");
         let tenant_id = tenant["tenantId"].as_str().unwrap().to_owned();
-        let (status, subscription) = self
-            .arm(
-                Method::POST,
-                &format!("/cmk/admin/tenants/{tenant_id}/subscriptions"),
-                Some(r#"{"displayName":"sub b"}"#),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{subscription}");
         let (status, principal) = self
             .arm(
                 Method::POST,
@@ -170,12 +162,60 @@ impl TestServer {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{principal}");
+        let owner = principal["objectId"].as_str().unwrap();
+        let (status, subscription) = self
+            .arm(
+                Method::POST,
+                &format!("/cmk/admin/tenants/{tenant_id}/subscriptions"),
+                Some(&format!(r#"{{"displayName":"sub b","ownerObjectId":"{owner}"}}"#)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{subscription}");
         (
             tenant_id,
             subscription["subscriptionId"].as_str().unwrap().to_owned(),
             principal["clientId"].as_str().unwrap().to_owned(),
             principal["clientSecret"].as_str().unwrap().to_owned(),
         )
+    }
+}
+
+/// Role definition ids of the built-in roles the tests assign.
+pub mod roles {
+    pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+    pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+    pub const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+    pub const KEY_VAULT_CRYPTO_OFFICER: &str = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
+    pub const KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER: &str = "e147488a-f6f5-4113-8e2d-b22465e65bf6";
+    pub const COGNITIVE_SERVICES_USER: &str = "a97b65f3-24c7-4388-baec-2e87135dc908";
+}
+
+impl TestServer {
+    /// Assigns `role` (a role definition GUID) to `principal` at `scope` as the operator (Owner of the
+    /// development subscription); returns the assignment's id.
+    pub async fn assign_role(&self, scope: &str, role: &str, principal: &str) -> String {
+        let token = self.operator_token().await;
+        self.assign_role_as(&token, scope, role, principal).await
+    }
+
+    pub async fn assign_role_as(&self, token: &str, scope: &str, role: &str, principal: &str) -> String {
+        let name = cmk_crypto::random::random_uuid().unwrap();
+        let subscription = scope.split('/').nth(2).unwrap();
+        let body = serde_json::json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+            "principalId": principal,
+            "principalType": "ServicePrincipal",
+        }});
+        let (status, created) = self
+            .call(
+                Method::PUT,
+                &format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"),
+                Some(token),
+                Some(&body.to_string()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "assigning {role} at {scope}: {created}");
+        created["id"].as_str().unwrap().to_owned()
     }
 }
 

@@ -55,13 +55,28 @@ pub enum TenantCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum SubscriptionCommand {
-    /// Create a subscription in a tenant.
-    #[command(after_help = "Example:\n  cmk admin subscription create --tenant TENANT --display-name production")]
+    /// Create a subscription in a tenant, owned by one of its principals.
+    #[command(
+        after_help = "Example:\n  cmk admin subscription create --tenant TENANT --display-name production --owner-object-id OBJECT_ID"
+    )]
     Create {
         #[arg(long)]
         tenant: String,
         #[arg(long)]
         display_name: String,
+        /// The object id of a principal of the tenant that becomes the subscription's Owner. Without one, nobody
+        /// can manage the subscription until an operator names an Owner (`add-owner`).
+        #[arg(long)]
+        owner_object_id: Option<String>,
+    },
+    /// Make a principal Owner of a subscription.
+    #[command(after_help = "Example:\n  cmk admin subscription add-owner --subscription SUB --principal-id OBJECT_ID")]
+    AddOwner {
+        #[arg(long)]
+        subscription: String,
+        /// The principal's object id.
+        #[arg(long)]
+        principal_id: String,
     },
     /// Move a subscription, with everything in it, to another tenant; managed identities stay behind.
     #[command(after_help = "Example:\n  cmk admin subscription move --subscription SUB --tenant OTHER_TENANT")]
@@ -85,6 +100,14 @@ pub enum SpCommand {
         /// Make it an operator of the deployment.
         #[arg(long)]
         operator: bool,
+    },
+    /// Delete a service principal and its role assignments; its tokens stop working at once.
+    #[command(after_help = "Example:\n  cmk admin sp delete --tenant TENANT --client-id CLIENT_ID")]
+    Delete {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        client_id: String,
     },
 }
 
@@ -122,12 +145,32 @@ pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Valu
             TenantCommand::List => admin(session, Method::GET, "/tenants", None).await?["value"].take(),
         },
         AdminCommand::Subscription { command } => match command {
-            SubscriptionCommand::Create { tenant, display_name } => {
+            SubscriptionCommand::Create {
+                tenant,
+                display_name,
+                owner_object_id,
+            } => {
+                let mut body = json!({ "displayName": display_name });
+                if let Some(owner) = owner_object_id {
+                    body["ownerObjectId"] = json!(owner);
+                }
                 admin(
                     session,
                     Method::POST,
                     &format!("/tenants/{tenant}/subscriptions"),
-                    Some(&json!({ "displayName": display_name })),
+                    Some(&body),
+                )
+                .await?
+            }
+            SubscriptionCommand::AddOwner {
+                subscription,
+                principal_id,
+            } => {
+                admin(
+                    session,
+                    Method::POST,
+                    &format!("/subscriptions/{subscription}/owners"),
+                    Some(&json!({ "principalId": principal_id })),
                 )
                 .await?
             }
@@ -152,6 +195,15 @@ pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Valu
                     Method::POST,
                     &format!("/tenants/{tenant}/servicePrincipals"),
                     Some(&json!({ "displayName": display_name, "operator": operator })),
+                )
+                .await?
+            }
+            SpCommand::Delete { tenant, client_id } => {
+                admin(
+                    session,
+                    Method::DELETE,
+                    &format!("/tenants/{tenant}/servicePrincipals/{client_id}"),
+                    None,
                 )
                 .await?
             }

@@ -44,7 +44,8 @@ const SIGNATURE_ALGORITHMS: [&str; 6] = ["RS256", "RS384", "RS512", "PS256", "PS
 
 #[derive(Subcommand, Debug)]
 pub enum KeyvaultCommand {
-    /// Create a vault; you (the logged-in principal) get an access policy with every key permission.
+    /// Create a vault; you (the logged-in principal) get every key permission on it: an access policy, or with
+    /// --enable-rbac-authorization the role Key Vault Crypto Officer.
     #[command(
         after_help = "Examples:\n  cmk keyvault create --name kv-cmk --resource-group rg-cmk --location westus2\n  cmk keyvault create -n kv-prod -g rg-cmk -l westus2 --enable-purge-protection --retention-days 7 --tags env=prod"
     )]
@@ -65,7 +66,11 @@ pub enum KeyvaultCommand {
         retention_days: u32,
         #[arg(long, default_value = "standard", value_parser = PossibleValuesParser::new(["standard", "premium"]), ignore_case = true)]
         sku: String,
-        /// Do not grant yourself an access policy.
+        /// Authorize the keys data plane with Azure RBAC (role assignments) instead of access policies. Unlike
+        /// az, whose default became true, this command keeps access policies unless asked.
+        #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "true|false", value_parser = BoolishValueParser::new())]
+        enable_rbac_authorization: Option<bool>,
+        /// Do not grant yourself access (an access policy, or the Key Vault Crypto Officer role).
         #[arg(long)]
         no_self_perms: bool,
         /// Tags as key=value.
@@ -449,9 +454,11 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
             enable_purge_protection,
             retention_days,
             sku,
+            enable_rbac_authorization,
             no_self_perms,
             tags,
         } => {
+            let rbac = enable_rbac_authorization.unwrap_or(false);
             let group = session.resource_group(resource_group.as_deref())?;
             let name = vault_name(&name)?;
             let path = vault_path(session, segment("resource group", &group)?, name);
@@ -470,7 +477,7 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
                 Err(other) => return Err(other),
             }
             let tenant_id = session.profile.tenant_id.clone();
-            let access_policies = if no_self_perms {
+            let access_policies = if no_self_perms || rbac {
                 Vec::new()
             } else {
                 vec![json!({
@@ -485,14 +492,18 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
                 "accessPolicies": access_policies,
                 "enableSoftDelete": true,
                 "softDeleteRetentionInDays": retention_days,
-                "enableRbacAuthorization": false,
+                "enableRbacAuthorization": rbac,
             });
             // ARM refuses `false` even on create: leave the property out instead.
             if enable_purge_protection == Some(true) {
                 properties["enablePurgeProtection"] = json!(true);
             }
             let body = json!({ "location": location, "tags": parse_tags(&tags)?, "properties": properties });
-            Some(with_resource_group(session.arm(Method::PUT, &path, Some(&body)).await?))
+            let vault = session.arm(Method::PUT, &path, Some(&body)).await?;
+            if rbac && !no_self_perms {
+                grant_crypto_officer(session, &vault).await?;
+            }
+            Some(with_resource_group(vault))
         }
         KeyvaultCommand::Show(args) => Some(with_resource_group(find_vault(session, &args).await?)),
         KeyvaultCommand::List { resource_group } => {
@@ -936,7 +947,31 @@ async fn find_deleted_vault(session: &Session, name: &str, location: Option<&str
 }
 
 /// The object id of the logged-in principal: the `oid` claim of its management token.
-async fn signed_in_object_id(session: &Session) -> Result<String, CliError> {
+/// The RBAC counterpart of the access policy a new vault's creator gets: the role Key Vault Crypto Officer on
+/// the vault.
+async fn grant_crypto_officer(session: &Session, vault: &Value) -> Result<(), CliError> {
+    const KEY_VAULT_CRYPTO_OFFICER: &str = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
+    let id = vault["id"]
+        .as_str()
+        .ok_or_else(|| CliError::Local("the new vault has no id".into()))?;
+    let subscription = session.subscription_path();
+    let name = cmk_crypto::random::random_uuid().map_err(|e| CliError::local("making an assignment name", e))?;
+    let body = json!({ "properties": {
+        "roleDefinitionId": format!("{subscription}/providers/Microsoft.Authorization/roleDefinitions/{KEY_VAULT_CRYPTO_OFFICER}"),
+        "principalId": signed_in_object_id(session).await?,
+        "principalType": "ServicePrincipal",
+    }});
+    session
+        .arm(
+            Method::PUT,
+            &format!("{id}/providers/Microsoft.Authorization/roleAssignments/{name}?api-version=2022-04-01"),
+            Some(&body),
+        )
+        .await?;
+    Ok(())
+}
+
+pub(crate) async fn signed_in_object_id(session: &Session) -> Result<String, CliError> {
     let token = session.token(&session.management_resource()).await?;
     let claims = token
         .split('.')

@@ -148,7 +148,10 @@ pub async fn account(command: AccountCommand, session: &Session) -> Result<Value
                     None,
                 )
                 .await?;
-            Ok(subscription_entry(&session.profile, &subscription))
+            let mut entry = subscription_entry(&session.profile, &subscription);
+            // The login's object id: what role assignments name (`--assignee-object-id`).
+            entry["user"]["objectId"] = json!(super::keyvault::signed_in_object_id(session).await?);
+            Ok(entry)
         }
     }
 }

@@ -11,6 +11,7 @@ mod group;
 mod keyvault;
 mod login;
 mod output;
+mod role;
 mod session;
 
 use clap::{Args, Subcommand};
@@ -61,6 +62,11 @@ pub enum ClientCommand {
         #[command(subcommand)]
         command: cognitive::CognitiveCommand,
     },
+    /// Role-based access control: role assignments and role definitions.
+    Role {
+        #[command(subcommand)]
+        command: role::RoleCommand,
+    },
     /// Operate the deployment: tenants, subscriptions, service principals, the development clock, the audit log.
     Admin {
         #[command(subcommand)]
@@ -81,6 +87,7 @@ pub async fn run(command: ClientCommand, global: GlobalArgs) -> Result<(), CliEr
         ClientCommand::Group { command } => group::run(command, &Session::load(server)?).await?,
         ClientCommand::Keyvault { command } => keyvault::run(command, &Session::load(server)?).await?,
         ClientCommand::Cognitiveservices { command } => cognitive::run(command, &Session::load(server)?).await?,
+        ClientCommand::Role { command } => role::run(command, &Session::load(server)?).await?,
         ClientCommand::Admin { command } => admin::run(command, &Session::load(server)?).await?,
     };
     if let Some(answer) = answer {

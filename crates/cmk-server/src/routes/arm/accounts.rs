@@ -8,41 +8,96 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::MethodFilter;
 use cmk_account::accounts::{AccountPatch, AccountSpec, ApiKeyName, ApiKeys, EncryptionSpec, IdentityType};
+use cmk_account::actions::{
+    ACCOUNT_DELETE, ACCOUNT_READ, ACCOUNT_WRITE, DELETED_ACCOUNT_PURGE, DELETED_ACCOUNT_READ, DELETED_ACCOUNTS_READ,
+    LIST_KEYS, REENCRYPT, REGENERATE_KEY,
+};
 use cmk_account::model::{Account, AccountState, CustomerKeySpec, Encryption, KeyAccess};
 use cmk_account::reencryption::{JobState, ReencryptionJob};
+use cmk_directory::authorization::Scope;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::auth::SubscriptionCaller;
+use crate::auth::{Authorized, PathParams, group_scope, operations, subscription_scope};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 
 const ACCOUNT: &str = "/subscriptions/{subscription_id}/resourcegroups/{resource_group}/providers/microsoft.cognitiveservices/accounts/{name}";
 
-pub(super) fn router() -> Router<AppState> {
+pub(crate) fn account_scope(params: &PathParams) -> Result<Scope, ApiError> {
+    Ok(cmk_account::actions::account_scope(
+        params.subscription()?,
+        params.get("resource_group")?,
+        params.get("name")?,
+    ))
+}
+
+fn deleted_account_scope(params: &PathParams) -> Result<Scope, ApiError> {
+    Ok(cmk_account::actions::deleted_account_scope(
+        params.subscription()?,
+        params.get("location")?,
+        params.get("resource_group")?,
+        params.get("name")?,
+    ))
+}
+
+pub(super) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route(ACCOUNT, get(read).put(create_or_replace).patch(update).delete(remove))
-        .route(&format!("{ACCOUNT}/listkeys"), post(list_keys))
-        .route(&format!("{ACCOUNT}/regeneratekey"), post(regenerate_key))
-        .route(&format!("{ACCOUNT}/reencrypt"), post(start_reencryption).get(reencryption_status))
+        .route(
+            ACCOUNT,
+            operations(state)
+                .on(MethodFilter::GET, read, ACCOUNT_READ, account_scope)
+                .on(MethodFilter::PUT, create_or_replace, ACCOUNT_WRITE, account_scope)
+                .on(MethodFilter::PATCH, update, ACCOUNT_WRITE, account_scope)
+                .on(MethodFilter::DELETE, remove, ACCOUNT_DELETE, account_scope)
+                .into_router(),
+        )
+        .route(
+            &format!("{ACCOUNT}/listkeys"),
+            operations(state)
+                .on(MethodFilter::POST, list_keys, LIST_KEYS, account_scope)
+                .into_router(),
+        )
+        .route(
+            &format!("{ACCOUNT}/regeneratekey"),
+            operations(state)
+                .on(MethodFilter::POST, regenerate_key, REGENERATE_KEY, account_scope)
+                .into_router(),
+        )
+        .route(
+            &format!("{ACCOUNT}/reencrypt"),
+            operations(state)
+                .on(MethodFilter::POST, start_reencryption, REENCRYPT, account_scope)
+                .on(MethodFilter::GET, reencryption_status, ACCOUNT_READ, account_scope)
+                .into_router(),
+        )
         .route(
             "/subscriptions/{subscription_id}/resourcegroups/{resource_group}/providers/microsoft.cognitiveservices/accounts",
-            get(list_in_group),
+            operations(state)
+                .list(MethodFilter::GET, list_in_group, ACCOUNT_READ, group_scope)
+                .into_router(),
         )
         .route(
             "/subscriptions/{subscription_id}/providers/microsoft.cognitiveservices/accounts",
-            get(list_in_subscription),
+            operations(state)
+                .list(MethodFilter::GET, list_in_subscription, ACCOUNT_READ, subscription_scope)
+                .into_router(),
         )
         .route(
             "/subscriptions/{subscription_id}/providers/microsoft.cognitiveservices/deletedaccounts",
-            get(list_deleted),
+            operations(state)
+                .list(MethodFilter::GET, list_deleted, DELETED_ACCOUNTS_READ, subscription_scope)
+                .into_router(),
         )
         .route(
             "/subscriptions/{subscription_id}/providers/microsoft.cognitiveservices/locations/{location}/resourcegroups/{resource_group}/deletedaccounts/{name}",
-            get(read_deleted).delete(purge_deleted),
+            operations(state)
+                .on(MethodFilter::GET, read_deleted, DELETED_ACCOUNT_READ, deleted_account_scope)
+                .on(MethodFilter::DELETE, purge_deleted, DELETED_ACCOUNT_PURGE, deleted_account_scope)
+                .into_router(),
         )
 }
 
@@ -263,7 +318,7 @@ fn keys_json(keys: &ApiKeys) -> Value {
 
 async fn create_or_replace(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<AccountBody>,
 ) -> Result<Response, ApiError> {
@@ -300,7 +355,7 @@ async fn create_or_replace(
 
 async fn update(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<AccountBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -325,7 +380,7 @@ async fn update(
 
 async fn read(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let account = state.accounts.get(&subscription, &resource_group, &name).await?;
@@ -335,7 +390,7 @@ async fn read(
 /// Soft delete: 200 when an account was deleted, 204 when there was none.
 async fn remove(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let deleted = state.accounts.delete(&subscription, &resource_group, &name).await?;
@@ -348,7 +403,7 @@ async fn remove(
 
 async fn list_keys(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let keys = state.accounts.list_keys(&subscription, &resource_group, &name).await?;
@@ -357,7 +412,7 @@ async fn list_keys(
 
 async fn regenerate_key(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<RegenerateBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -380,7 +435,7 @@ async fn regenerate_key(
 
 async fn list_in_group(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let accounts = state.accounts.list(&subscription, Some(&resource_group)).await?;
@@ -390,7 +445,7 @@ async fn list_in_group(
 
 async fn list_in_subscription(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
 ) -> Result<Json<Value>, ApiError> {
     let accounts = state.accounts.list(&subscription, None).await?;
     let value: Vec<Value> = accounts.iter().map(|a| account_json(&state, a)).collect();
@@ -399,7 +454,7 @@ async fn list_in_subscription(
 
 async fn list_deleted(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
 ) -> Result<Json<Value>, ApiError> {
     let accounts = state.accounts.list_deleted(&subscription).await?;
     let value: Vec<Value> = accounts.iter().map(|a| account_json(&state, a)).collect();
@@ -408,7 +463,7 @@ async fn list_deleted(
 
 async fn read_deleted(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, location, resource_group, name)): Path<(String, String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let account = state
@@ -420,7 +475,7 @@ async fn read_deleted(
 
 async fn purge_deleted(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, location, resource_group, name)): Path<(String, String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state
@@ -462,7 +517,7 @@ fn job_json(job: &ReencryptionJob) -> Value {
 /// progress.
 async fn start_reencryption(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
     uri: axum::http::Uri,
 ) -> Result<Response, ApiError> {
@@ -481,7 +536,7 @@ async fn start_reencryption(
 
 async fn reencryption_status(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let job = state

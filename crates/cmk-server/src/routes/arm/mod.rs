@@ -23,10 +23,10 @@ use crate::error::ApiError;
 
 pub(super) fn router(state: AppState) -> Router<AppState> {
     Router::new()
-        .merge(subscriptions::router())
-        .merge(resource_groups::router())
-        .merge(accounts::router())
-        .merge(vaults::router().route_layer(middleware::from_fn_with_state(
+        .merge(subscriptions::router(&state))
+        .merge(resource_groups::router(&state))
+        .merge(accounts::router(&state))
+        .merge(vaults::router(&state).route_layer(middleware::from_fn_with_state(
             state,
             crate::audit::audit_vault_operations,
         )))
@@ -100,7 +100,7 @@ pub(crate) fn query_map(uri: &Uri) -> HashMap<String, String> {
 }
 
 /// Every ARM request names an api-version; any value is accepted, so new SDKs keep working.
-async fn require_api_version(request: Request, next: Next) -> Response {
+pub(crate) async fn require_api_version(request: Request, next: Next) -> Response {
     let has_version = query_map(request.uri())
         .get("api-version")
         .is_some_and(|v| !v.trim().is_empty());

@@ -7,8 +7,11 @@ use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::MethodFilter;
 use cmk_directory::DirectoryError;
+use cmk_directory::authorization::actions::resources::{
+    RESOURCE_GROUP_DELETE, RESOURCE_GROUP_READ, RESOURCE_GROUP_WRITE,
+};
 use cmk_directory::model::ResourceGroup;
 use cmk_directory::resource_groups::ResourceGroupSpec;
 use serde::Deserialize;
@@ -16,16 +19,26 @@ use serde_json::{Value, json};
 
 use super::{Paging, next_link};
 use crate::AppState;
-use crate::auth::SubscriptionCaller;
+use crate::auth::{Authorized, group_scope, operations, subscription_scope};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 
-pub(super) fn router() -> Router<AppState> {
+pub(super) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/subscriptions/{subscription_id}/resourcegroups", get(list))
         .route(
-            "/subscriptions/{subscription_id}/resourcegroups/{name}",
-            get(read).put(create_or_update).head(exists).delete(remove),
+            "/subscriptions/{subscription_id}/resourcegroups",
+            operations(state)
+                .list(MethodFilter::GET, list, RESOURCE_GROUP_READ, subscription_scope)
+                .into_router(),
+        )
+        .route(
+            "/subscriptions/{subscription_id}/resourcegroups/{resource_group}",
+            operations(state)
+                .on(MethodFilter::GET, read, RESOURCE_GROUP_READ, group_scope)
+                .on(MethodFilter::PUT, create_or_update, RESOURCE_GROUP_WRITE, group_scope)
+                .on(MethodFilter::HEAD, exists, RESOURCE_GROUP_READ, group_scope)
+                .on(MethodFilter::DELETE, remove, RESOURCE_GROUP_DELETE, group_scope)
+                .into_router(),
         )
 }
 
@@ -58,7 +71,7 @@ fn resource_group_json(group: &ResourceGroup) -> Value {
 
 async fn create_or_update(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<ResourceGroupBody>,
 ) -> Result<Response, ApiError> {
@@ -74,7 +87,7 @@ async fn create_or_update(
 
 async fn read(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let group = state.directory.get_resource_group(&subscription, &name).await?;
@@ -84,7 +97,7 @@ async fn read(
 /// `HEAD`: 204 when the group exists, 404 when it does not (no body either way).
 async fn exists(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     match state.directory.get_resource_group(&subscription, &name).await {
@@ -97,7 +110,7 @@ async fn exists(
 /// Deletion completes before the response, so the SDK's poller finishes at once (200, no polling).
 async fn remove(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.directory.delete_resource_group(&subscription, &name).await?;
@@ -106,7 +119,7 @@ async fn remove(
 
 async fn list(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {

@@ -2,21 +2,32 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{OriginalUri, Path, State};
+use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
-use axum::routing::get;
+use axum::routing::{MethodFilter, get};
+use cmk_directory::authorization::actions::resources::SUBSCRIPTION_READ;
 use cmk_directory::model::{Subscription, Tenant};
 use serde_json::{Value, json};
 
 use super::{Paging, next_link};
 use crate::AppState;
-use crate::auth::ManagementCaller;
+use crate::auth::{Authorized, ManagementCaller, operations, subscription_scope};
 use crate::error::ApiError;
 
-pub(super) fn router() -> Router<AppState> {
+pub(super) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .route("/subscriptions", get(list_subscriptions))
-        .route("/subscriptions/{subscription_id}", get(get_subscription))
+        .route(
+            "/subscriptions/{subscription_id}",
+            operations(state)
+                .list(
+                    MethodFilter::GET,
+                    get_subscription,
+                    SUBSCRIPTION_READ,
+                    subscription_scope,
+                )
+                .into_router(),
+        )
         .route("/tenants", get(list_tenants))
 }
 
@@ -59,7 +70,7 @@ async fn list_subscriptions(
     let paging = Paging::from_uri(&uri)?;
     let (subscriptions, next) = state
         .directory
-        .list_subscriptions(&caller.tenant_id(), paging.start_after.as_deref(), paging.top)
+        .list_visible_subscriptions(&caller, paging.start_after.as_deref(), paging.top)
         .await?;
     let value: Vec<Value> = subscriptions.iter().map(subscription_json).collect();
     let mut body = json!({ "value": value });
@@ -69,16 +80,9 @@ async fn list_subscriptions(
     Ok(Json(body))
 }
 
-async fn get_subscription(
-    State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path(subscription_id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let authorized = state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
-    Ok(Json(subscription_json(authorized.subscription())))
+/// A subscription is visible to whoever holds a role in it, at any depth (as `GET /subscriptions` lists it).
+async fn get_subscription(Authorized(subscription): Authorized) -> Json<Value> {
+    Json(subscription_json(subscription.subscription()))
 }
 
 /// The tenants the caller belongs to: its own.

@@ -8,8 +8,14 @@ use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::MethodFilter;
+use cmk_directory::authorization::Scope;
+use cmk_directory::authorization::actions::resources::RESOURCES_READ;
 use cmk_directory::model::TenantId;
+use cmk_vault::actions::{
+    ACCESS_POLICIES_WRITE, CHECK_NAME_AVAILABILITY, DELETED_VAULT_PURGE, DELETED_VAULT_READ, DELETED_VAULTS_READ,
+    VAULT_DELETE, VAULT_READ, VAULT_WRITE,
+};
 use cmk_vault::model::{
     AccessPolicy, CERTIFICATE_PERMISSIONS, KeyPermission, Permissions, SECRET_PERMISSIONS, STORAGE_PERMISSIONS,
     SkuName, Vault,
@@ -23,35 +29,87 @@ use serde_json::{Value, json};
 
 use super::query_map;
 use crate::AppState;
-use crate::auth::{ManagementCaller, SubscriptionCaller};
+use crate::auth::{Authorized, PathParams, group_scope, operations, subscription_scope};
 use crate::body::JsonBody;
 use crate::error::ApiError;
 
 const VAULT: &str =
     "/subscriptions/{subscription_id}/resourcegroups/{resource_group}/providers/microsoft.keyvault/vaults/{name}";
 
-pub(super) fn router() -> Router<AppState> {
+fn vault_scope(params: &PathParams) -> Result<Scope, ApiError> {
+    Ok(cmk_vault::actions::vault_scope(
+        params.subscription()?,
+        params.get("resource_group")?,
+        params.get("name")?,
+    ))
+}
+
+fn deleted_vault_scope(params: &PathParams) -> Result<Scope, ApiError> {
+    Ok(cmk_vault::actions::deleted_vault_scope(
+        params.subscription()?,
+        params.get("location")?,
+        params.get("name")?,
+    ))
+}
+
+pub(super) fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route(VAULT, get(read).put(create_or_update).patch(update).delete(remove))
-        .route(&format!("{VAULT}/accesspolicies/{{kind}}"), put(update_access_policies))
+        .route(
+            VAULT,
+            operations(state)
+                .on(MethodFilter::GET, read, VAULT_READ, vault_scope)
+                .on(MethodFilter::PUT, create_or_update, VAULT_WRITE, vault_scope)
+                .on(MethodFilter::PATCH, update, VAULT_WRITE, vault_scope)
+                .on(MethodFilter::DELETE, remove, VAULT_DELETE, vault_scope)
+                .into_router(),
+        )
+        .route(
+            &format!("{VAULT}/accesspolicies/{{kind}}"),
+            operations(state)
+                .on(MethodFilter::PUT, update_access_policies, ACCESS_POLICIES_WRITE, vault_scope)
+                .into_router(),
+        )
         .route(
             "/subscriptions/{subscription_id}/resourcegroups/{resource_group}/providers/microsoft.keyvault/vaults",
-            get(list_in_group),
+            operations(state)
+                .list(MethodFilter::GET, list_in_group, VAULT_READ, group_scope)
+                .into_router(),
         )
-        .route("/subscriptions/{subscription_id}/providers/microsoft.keyvault/vaults", get(list_in_subscription))
-        .route("/subscriptions/{subscription_id}/resources", get(list_resources))
-        .route("/subscriptions/{subscription_id}/providers/microsoft.keyvault/deletedvaults", get(list_deleted))
+        .route(
+            "/subscriptions/{subscription_id}/providers/microsoft.keyvault/vaults",
+            operations(state)
+                .list(MethodFilter::GET, list_in_subscription, VAULT_READ, subscription_scope)
+                .into_router(),
+        )
+        .route(
+            "/subscriptions/{subscription_id}/resources",
+            operations(state)
+                .list(MethodFilter::GET, list_resources, RESOURCES_READ, subscription_scope)
+                .into_router(),
+        )
+        .route(
+            "/subscriptions/{subscription_id}/providers/microsoft.keyvault/deletedvaults",
+            operations(state)
+                .list(MethodFilter::GET, list_deleted, DELETED_VAULTS_READ, subscription_scope)
+                .into_router(),
+        )
         .route(
             "/subscriptions/{subscription_id}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}",
-            get(read_deleted),
+            operations(state)
+                .on(MethodFilter::GET, read_deleted, DELETED_VAULT_READ, deleted_vault_scope)
+                .into_router(),
         )
         .route(
             "/subscriptions/{subscription_id}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{name}/purge",
-            post(purge_deleted),
+            operations(state)
+                .on(MethodFilter::POST, purge_deleted, DELETED_VAULT_PURGE, deleted_vault_scope)
+                .into_router(),
         )
         .route(
             "/subscriptions/{subscription_id}/providers/microsoft.keyvault/checknameavailability",
-            post(check_name_availability),
+            operations(state)
+                .on(MethodFilter::POST, check_name_availability, CHECK_NAME_AVAILABILITY, subscription_scope)
+                .into_router(),
         )
 }
 
@@ -301,7 +359,7 @@ fn vault_json(state: &AppState, vault: &Vault) -> Value {
         "enabledForTemplateDeployment": vault.enabled_for_template_deployment,
         "enableSoftDelete": true,
         "softDeleteRetentionInDays": vault.soft_delete_retention_days,
-        "enableRbacAuthorization": false,
+        "enableRbacAuthorization": vault.rbac_authorization,
         "publicNetworkAccess": vault.public_network_access,
         "provisioningState": "Succeeded",
     });
@@ -345,10 +403,19 @@ fn deleted_vault_json(deleted: &cmk_vault::model::DeletedVault) -> Value {
 
 // ---- handlers ----------------------------------------------------------------------------------------------
 
+/// Key Vault API versions from 2026-02-01 on make Azure RBAC the permission model of a new vault that does not
+/// name one; older ones, access policies.
+fn rbac_by_default(uri: &axum::http::Uri) -> bool {
+    query_map(uri)
+        .get("api-version")
+        .is_some_and(|version| version.as_str() >= "2026-02-01")
+}
+
 async fn create_or_update(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
+    OriginalUri(uri): OriginalUri,
     JsonBody(body): JsonBody<VaultBody>,
 ) -> Result<Response, ApiError> {
     let properties_body = body
@@ -360,6 +427,7 @@ async fn create_or_update(
         tags: body.tags.unwrap_or_default(),
         properties,
         create_mode,
+        rbac_by_default: rbac_by_default(&uri),
     };
     let (vault, created) = state
         .vaults
@@ -371,7 +439,7 @@ async fn create_or_update(
 
 async fn update(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
     JsonBody(body): JsonBody<VaultPatchBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -389,7 +457,7 @@ async fn update(
 
 async fn read(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let vault = state.vaults.get(&subscription, &resource_group, &name).await?;
@@ -399,7 +467,7 @@ async fn read(
 /// Soft delete: 200 when a vault was deleted, 204 when there was none, as ARM answers.
 async fn remove(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let deleted = state.vaults.delete(&subscription, &resource_group, &name).await?;
@@ -412,7 +480,7 @@ async fn remove(
 
 async fn update_access_policies(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group, name, kind)): Path<(String, String, String, String)>,
     JsonBody(body): JsonBody<AccessPolicyUpdateBody>,
 ) -> Result<Json<Value>, ApiError> {
@@ -440,12 +508,12 @@ async fn update_access_policies(
 
 async fn list_in_group(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, resource_group)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     state
         .directory
-        .get_resource_group(&subscription, &resource_group)
+        .find_resource_group(&subscription.id(), &resource_group)
         .await?;
     let vaults = state.vaults.list(&subscription, Some(&resource_group)).await?;
     Ok(Json(
@@ -455,7 +523,7 @@ async fn list_in_group(
 
 async fn list_in_subscription(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
 ) -> Result<Json<Value>, ApiError> {
     let vaults = state.vaults.list(&subscription, None).await?;
     Ok(Json(
@@ -467,7 +535,7 @@ async fn list_in_subscription(
 /// 'Microsoft.KeyVault/vaults'`). Vaults are the only resources with a type of their own so far.
 async fn list_resources(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
     let filter = query_map(&uri).get("$filter").map(|f| f.to_ascii_lowercase());
@@ -490,7 +558,7 @@ async fn list_resources(
 
 async fn list_deleted(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
 ) -> Result<Json<Value>, ApiError> {
     let deleted = state.vaults.list_deleted(&subscription).await?;
     Ok(Json(
@@ -500,7 +568,7 @@ async fn list_deleted(
 
 async fn read_deleted(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, location, name)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let deleted = state.vaults.get_deleted(&subscription, &location, &name).await?;
@@ -509,7 +577,7 @@ async fn read_deleted(
 
 async fn purge_deleted(
     State(state): State<AppState>,
-    SubscriptionCaller(subscription): SubscriptionCaller,
+    Authorized(subscription): Authorized,
     Path((_, location, name)): Path<(String, String, String)>,
 ) -> Result<StatusCode, ApiError> {
     state.vaults.purge_deleted(&subscription, &location, &name).await?;
@@ -518,27 +586,24 @@ async fn purge_deleted(
 
 async fn check_name_availability(
     State(state): State<AppState>,
-    ManagementCaller(caller): ManagementCaller,
-    Path(subscription_id): Path<String>,
+    Authorized(subscription): Authorized,
     JsonBody(body): JsonBody<NameCheckBody>,
 ) -> Result<Json<Value>, ApiError> {
-    state
-        .directory
-        .authorize_subscription(&caller, &subscription_id)
-        .await?;
     if !body.kind.eq_ignore_ascii_case("Microsoft.KeyVault/vaults") {
         return Err(bad_request(format!(
             "The type '{}' is not valid; use 'Microsoft.KeyVault/vaults'.",
             body.kind
         )));
     }
-    Ok(Json(match state.vaults.check_name_availability(&body.name).await? {
-        NameAvailability::Available => json!({ "nameAvailable": true }),
-        NameAvailability::Invalid(message) => {
-            json!({ "nameAvailable": false, "reason": "AccountNameInvalid", "message": message })
-        }
-        NameAvailability::AlreadyExists(message) => {
-            json!({ "nameAvailable": false, "reason": "AlreadyExists", "message": message })
-        }
-    }))
+    Ok(Json(
+        match state.vaults.check_name_availability(&subscription, &body.name).await? {
+            NameAvailability::Available => json!({ "nameAvailable": true }),
+            NameAvailability::Invalid(message) => {
+                json!({ "nameAvailable": false, "reason": "AccountNameInvalid", "message": message })
+            }
+            NameAvailability::AlreadyExists(message) => {
+                json!({ "nameAvailable": false, "reason": "AlreadyExists", "message": message })
+            }
+        },
+    ))
 }

@@ -12,11 +12,11 @@ use axum::routing::{get, post};
 use cmk_core::Timestamp;
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateComponents, RsaSignatureAlgorithm};
+use cmk_vault::access::KeyAction;
 use cmk_vault::keys::{
     AttributeChanges, Deletion, KeyAttributes, KeyImport, KeyItem, KeyOperation, KeySpec, KeyType, KeyUpdate, KeyView,
     Page,
 };
-use cmk_vault::model::KeyPermission;
 use cmk_vault::rotation::{LifetimeAction, LifetimeActionType, PolicyDuration, RotationPolicy, Trigger};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -268,7 +268,7 @@ async fn create_key(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<CreateBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Create)?;
+    let (access, base) = caller.authorize(&state, KeyAction::Create, Some(&name)).await?;
     refuse_release_policy(&body.release_policy)?;
     if body.crv.is_some() {
         return Err(bad_parameter(
@@ -298,7 +298,7 @@ async fn import_key(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<ImportBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Import)?;
+    let (access, base) = caller.authorize(&state, KeyAction::Import, Some(&name)).await?;
     refuse_release_policy(&body.release_policy)?;
     let jwk = body.key;
     let kty = jwk
@@ -338,7 +338,7 @@ async fn rotate_key(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Rotate)?;
+    let (access, base) = caller.authorize(&state, KeyAction::Rotate, Some(&name)).await?;
     let view = state.vaults.rotate_key(&access, &name).await?;
     Ok(Json(key_bundle(&base, &view)))
 }
@@ -349,7 +349,7 @@ async fn get_key(
     name: &str,
     version: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Get)?;
+    let (access, base) = caller.authorize(&state, KeyAction::Get, Some(name)).await?;
     let view = state.vaults.get_key(&access, name, version).await?;
     Ok(Json(key_bundle(&base, &view)))
 }
@@ -377,7 +377,7 @@ async fn update_key(
     version: Option<&str>,
     body: UpdateBody,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Update)?;
+    let (access, base) = caller.authorize(&state, KeyAction::Update, Some(name)).await?;
     refuse_release_policy(&body.release_policy)?;
     let update = KeyUpdate {
         key_ops: key_ops(body.key_ops)?,
@@ -411,7 +411,7 @@ async fn list_keys(
     caller: VaultCaller,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::List)?;
+    let (access, base) = caller.authorize(&state, KeyAction::List, None).await?;
     let (limit, start_after) = paging(&uri)?;
     let page = state.vaults.list_keys(&access, start_after.as_deref(), limit).await?;
     Ok(Json(list_json(&base, &uri, page, |item| item_json(&base, item, false))))
@@ -423,7 +423,7 @@ async fn list_versions(
     Path(name): Path<String>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::List)?;
+    let (access, base) = caller.authorize(&state, KeyAction::List, Some(&name)).await?;
     let (limit, start_after) = paging(&uri)?;
     let page = state
         .vaults
@@ -437,7 +437,7 @@ async fn delete_key(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Delete)?;
+    let (access, base) = caller.authorize(&state, KeyAction::Delete, Some(&name)).await?;
     let (view, deletion) = state.vaults.delete_key(&access, &name).await?;
     Ok(Json(deleted_key_bundle(&base, &view, &deletion)))
 }
@@ -447,7 +447,7 @@ async fn get_deleted(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Get)?;
+    let (access, base) = caller.authorize(&state, KeyAction::GetDeleted, Some(&name)).await?;
     let (view, deletion) = state.vaults.get_deleted_key(&access, &name).await?;
     Ok(Json(deleted_key_bundle(&base, &view, &deletion)))
 }
@@ -457,7 +457,7 @@ async fn list_deleted(
     caller: VaultCaller,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::List)?;
+    let (access, base) = caller.authorize(&state, KeyAction::ListDeleted, None).await?;
     let (limit, start_after) = paging(&uri)?;
     let page = state
         .vaults
@@ -473,7 +473,7 @@ async fn recover_deleted(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Recover)?;
+    let (access, base) = caller.authorize(&state, KeyAction::Recover, Some(&name)).await?;
     let view = state.vaults.recover_deleted_key(&access, &name).await?;
     Ok(Json(key_bundle(&base, &view)))
 }
@@ -484,7 +484,7 @@ async fn purge_deleted(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let (access, _) = caller.authorize(&state, KeyPermission::Purge)?;
+    let (access, _) = caller.authorize(&state, KeyAction::Purge, Some(&name)).await?;
     state.vaults.purge_deleted_key(&access, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -499,7 +499,7 @@ async fn backup_key(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, _) = caller.authorize(&state, KeyPermission::Backup)?;
+    let (access, _) = caller.authorize(&state, KeyAction::Backup, Some(&name)).await?;
     let blob = state.vaults.backup_key(&access, &name).await?;
     Ok(Json(json!({ "value": blob })))
 }
@@ -509,7 +509,7 @@ async fn restore_key(
     caller: VaultCaller,
     JsonBody(body): JsonBody<BackupBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::Restore)?;
+    let (access, base) = caller.authorize(&state, KeyAction::Restore, None).await?;
     let view = state.vaults.restore_key(&access, &body.value).await?;
     Ok(Json(key_bundle(&base, &view)))
 }
@@ -617,7 +617,9 @@ async fn get_rotation_policy(
     caller: VaultCaller,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::GetRotationPolicy)?;
+    let (access, base) = caller
+        .authorize(&state, KeyAction::GetRotationPolicy, Some(&name))
+        .await?;
     let policy = state.vaults.get_rotation_policy(&access, &name).await?;
     Ok(Json(policy_json(&base, &name, &policy)))
 }
@@ -628,7 +630,9 @@ async fn set_rotation_policy(
     Path(name): Path<String>,
     JsonBody(body): JsonBody<RotationPolicyBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (access, base) = caller.authorize(&state, KeyPermission::SetRotationPolicy)?;
+    let (access, base) = caller
+        .authorize(&state, KeyAction::SetRotationPolicy, Some(&name))
+        .await?;
     let policy = state
         .vaults
         .set_rotation_policy(&access, &name, policy_from_body(body)?)
@@ -677,15 +681,10 @@ async fn key_operation(
         }
         _ => return Err(bad_parameter(format!("'{operation}' is not a key operation."))),
     };
-    let permission = match operation {
-        KeyOperation::WrapKey => KeyPermission::WrapKey,
-        KeyOperation::UnwrapKey => KeyPermission::UnwrapKey,
-        KeyOperation::Encrypt => KeyPermission::Encrypt,
-        KeyOperation::Decrypt => KeyPermission::Decrypt,
-        KeyOperation::Sign => KeyPermission::Sign,
-        _ => KeyPermission::Verify,
-    };
-    let (access, base) = caller.authorize(&state, permission)?;
+    let action = operation
+        .action()
+        .ok_or_else(|| bad_parameter(format!("'{}' is not a cryptographic operation.", operation.as_str())))?;
+    let (access, base) = caller.authorize(&state, action, Some(&name)).await?;
     if body.iv.is_some() || body.aad.is_some() || body.tag.is_some() {
         return Err(bad_parameter(
             "'iv', 'aad' and 'tag' apply to AES keys only; this vault holds RSA keys.",

@@ -2,8 +2,9 @@
 //! (they parse key ids as `/{collection}/{name}[/{version}]`).
 //!
 //! Every request first meets [`VaultCaller`]: without a valid token it is answered 401 with the challenge the
-//! SDKs expect (the vault's tenant and the vault resource), before the body is read. Authorization by access
-//! policy follows in each handler, through [`cmk_vault::Vaults::authorize`].
+//! SDKs expect (the vault's tenant and the vault resource), before the body is read. Authorization, by access
+//! policy or by Azure RBAC as the vault is set up, follows in each handler, through
+//! [`cmk_vault::Vaults::authorize`].
 
 mod keys;
 
@@ -14,9 +15,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use cmk_directory::tokens::TenantRule;
-use cmk_directory::{Plane, TokenError, VerifiedToken};
-use cmk_vault::access::VaultAccess;
-use cmk_vault::model::{KeyPermission, Vault};
+use cmk_directory::{DirectoryError, Plane, TokenError, VerifiedToken};
+use cmk_vault::access::{KeyAction, VaultAccess};
+use cmk_vault::model::Vault;
 
 use crate::AppState;
 use crate::auth::{Bearer, bearer};
@@ -78,9 +79,14 @@ pub(crate) struct VaultCaller {
 }
 
 impl VaultCaller {
-    /// Checks the access policies for `permission`.
-    pub fn authorize(self, state: &AppState, permission: KeyPermission) -> Result<(VaultAccess, String), ApiError> {
-        let access = state.vaults.authorize(self.vault, &self.token, permission)?;
+    /// Checks that the caller may perform `action` (on `key`, for an operation on one key).
+    pub async fn authorize(
+        self,
+        state: &AppState,
+        action: KeyAction,
+        key: Option<&str>,
+    ) -> Result<(VaultAccess, String), ApiError> {
+        let access = state.vaults.authorize(self.vault, &self.token, action, key).await?;
         Ok((access, self.base))
     }
 }
@@ -141,10 +147,15 @@ impl FromRequestParts<AppState> for VaultCaller {
                 ));
             }
         };
-        let token = state
+        let token = match state
             .directory
-            .validate_token(token, Plane::Vault, TenantRule::Exactly(vault.tenant_id))
-            .map_err(|e| unauthorized(state, &vault, token_message(&e)))?;
+            .authenticate(token, Plane::Vault, TenantRule::Exactly(vault.tenant_id))
+            .await
+        {
+            Ok(token) => token,
+            Err(DirectoryError::Token(e)) => return Err(unauthorized(state, &vault, token_message(&e))),
+            Err(other) => return Err(other.into()),
+        };
         crate::audit::note_caller(parts, &token);
         let base = base_url(&parts.headers, &parts.uri);
         Ok(VaultCaller { vault, token, base })
