@@ -1047,3 +1047,83 @@ def test_account_data_plane_basics(cmk, env):
         plane.url("docs/a.txt"), headers={"Ocp-Apim-Subscription-Key": "0" * 32}, verify=cmk.ca_file, timeout=30
     )
     assert wrong_key.status_code == 401 and error_code(wrong_key) == "Unauthorized", describe(wrong_key)
+
+
+def test_customer_managed_key_on_a_vault_that_uses_azure_rbac(cmk, env, record_property):
+    """The CMK story on a vault that authorizes with Azure RBAC, the role assignments made with the unmodified
+    azure-mgmt-authorization: the identity is refused until it holds a role, gets Key Vault Crypto Service
+    Encryption User on the key, CMK switches on; deleting that role assignment makes every read fail within a
+    second, and assigning the role again brings every byte back."""
+    from azure.mgmt.authorization.models import RoleAssignmentCreateParameters
+
+    timings = Timings(record_property)
+    auth = cmk.authorization()
+
+    name = unique("rbac")
+    created = timed(
+        f"creating vault {name}",
+        lambda: env.kv_mgmt.vaults.begin_create_or_update(
+            env.group,
+            name,
+            VaultCreateOrUpdateParameters(
+                location=env.location,
+                properties=VaultProperties(
+                    tenant_id=cmk.tenant_id,
+                    sku=VaultSku(family="A", name="standard"),
+                    enable_rbac_authorization=True,
+                    enable_soft_delete=True,
+                    soft_delete_retention_in_days=RETENTION_DAYS,
+                    enable_purge_protection=True,
+                ),
+            ),
+        ).result(),
+    )
+    assert created.properties.enable_rbac_authorization is True
+    vault = Vault(name=name, uri=created.properties.vault_uri)
+
+    def assign(scope: str, role_name: str, principal_id: str):
+        # As az resolves a role: by name, at the scope of the assignment.
+        found = list(auth.role_definitions.list(scope, filter=f"roleName eq '{role_name}'"))
+        assert [r.role_name for r in found] == [role_name], [r.as_dict() for r in found]
+        return auth.role_assignments.create(
+            scope,
+            str(uuid.uuid4()),
+            RoleAssignmentCreateParameters(
+                role_definition_id=found[0].id, principal_id=principal_id, principal_type="ServicePrincipal"
+            ),
+        )
+
+    # Owning the subscription grants no key access: the operator takes Key Vault Crypto Officer to make the key.
+    with pytest.raises(HttpResponseError) as excinfo:
+        env.key_client(vault).create_rsa_key("cmk", size=2048)
+    assert excinfo.value.status_code == 403
+    assign(created.id, "Key Vault Crypto Officer", env.operator_oid)
+    env.key_client(vault).create_rsa_key("cmk", size=2048)
+
+    account = env.create_account("rbac")
+    identity = env.enable_identity(account.name)
+    env.assert_refused(account.name, "KeyVaultAccessDenied", vault.uri, "cmk")
+
+    key_scope = f"{created.id}/keys/cmk"
+    granted = assign(key_scope, "Key Vault Crypto Service Encryption User", identity.principal_id)
+    assert granted.scope.lower() == key_scope.lower() and granted.principal_type == "ServicePrincipal"
+    at_key = list(auth.role_assignments.list_for_scope(key_scope, filter="atScope()"))
+    assert granted.id in [a.id for a in at_key], [a.as_dict() for a in at_key]
+
+    env.customer_keys(account.name, vault.uri, "cmk")
+    assert (env.encryption(account.name).get("keyAccess") or {}).get("state") == "Accessible"
+    plane = env.data_plane(account)
+    plane.put("docs/rbac.txt", b"under a key of an RBAC vault\n", "text/plain")
+    plane.put("data/big.bin", os.urandom(MiB + 11))
+    plane.assert_all_readable("under the customer's key")
+
+    # Revocation: delete the identity's role assignment.
+    auth.role_assignments.delete(key_scope, granted.name)
+    since = time.monotonic()
+    await_inaccessible(env, plane, account.name, "docs/rbac.txt", since, "role assignment deleted", "AccessDenied", timings)
+
+    # Recovery: the role again, on the whole vault this time.
+    assign(created.id, "Key Vault Crypto Service Encryption User", identity.principal_id)
+    since = time.monotonic()
+    await_accessible(env, plane, account.name, "docs/rbac.txt", since, "role assignment deleted", timings)
+    print(timings.summary())

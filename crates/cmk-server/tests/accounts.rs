@@ -2387,3 +2387,205 @@ async fn subdomains_are_unique_and_names_and_ids_are_checked() {
         "is not an account id",
     );
 }
+
+// ---- customer-managed keys in a vault that uses Azure RBAC ------------------------------------------------
+
+/// A vault with Azure RBAC and purge protection; the operator holds Key Vault Crypto Officer on it (owning the
+/// subscription grants no data access).
+async fn create_rbac_vault(server: &TestServer, name: &str) -> Vault {
+    let c = &server.creds;
+    let path = format!(
+        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{name}",
+        c.subscription_id, c.resource_group
+    );
+    let properties = json!({
+        "tenantId": c.tenant_id, "sku": {"family": "A", "name": "standard"},
+        "enableRbacAuthorization": true, "enablePurgeProtection": true, "softDeleteRetentionInDays": 7,
+    });
+    let (status, body) = server
+        .arm(
+            Method::PUT,
+            &format!("{path}?{VAULTS_API}"),
+            Some(&json!({"location": LOCATION, "properties": properties}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["properties"]["enableRbacAuthorization"], true);
+    server
+        .assign_role(
+            &path,
+            roles::KEY_VAULT_CRYPTO_OFFICER,
+            &operator(server).await.object_id,
+        )
+        .await;
+    Vault {
+        path,
+        uri: body["properties"]["vaultUri"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// An E0 account with content under a key of an RBAC vault, its identity holding Key Vault Crypto Service
+/// Encryption User on the key; returns it and the role assignment's id.
+async fn rbac_cmk_account(server: &TestServer, tag: &str) -> (CmkAccount, String) {
+    let vault = create_rbac_vault(server, &format!("kv-{tag}")).await;
+    let key = create_key(server, &vault, "cmk", "RSA", 2048).await;
+    let account = create_account(server, &format!("acct-{tag}"), "E0").await;
+    let principal = enable_identity(server, &account).await;
+    let key_scope = format!("{}/keys/cmk", vault.path);
+
+    // S7 in this model: without the role the switch is refused and says which role is missing.
+    let (status, body) = use_customer_key(server, &account, &vault.uri, "cmk", "").await;
+    assert_error(
+        status,
+        &body,
+        StatusCode::BAD_REQUEST,
+        "KeyVaultAccessDenied",
+        "DeniedWithNoValidRBAC",
+    );
+    assert!(
+        message(&body).contains("assign the identity the role Key Vault Crypto Service Encryption User"),
+        "{body}"
+    );
+    assert!(message(&body).contains("Microsoft.KeyVault/vaults/keys/read"), "{body}");
+
+    let assignment = server
+        .assign_role(&key_scope, roles::KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER, &principal)
+        .await;
+    let (status, body) = use_customer_key(server, &account, &vault.uri, "cmk", "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["properties"]["encryption"]["keyAccess"]["state"], "Accessible",
+        "{body}"
+    );
+    let objects: Objects = [
+        (
+            "docs/hello.txt".to_owned(),
+            (b"under a key of an RBAC vault\n".to_vec(), "text/plain".to_owned()),
+        ),
+        (
+            "data/big.bin".to_owned(),
+            (random_bytes(MIB + 5), "application/octet-stream".to_owned()),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    store_objects(server, &account, &objects).await;
+    assert_all_readable(server, &account, &objects, "under the RBAC vault's key").await;
+    (
+        CmkAccount {
+            account,
+            vault,
+            key,
+            principal,
+            objects,
+        },
+        assignment,
+    )
+}
+
+#[tokio::test]
+async fn s11_deleting_the_identitys_role_assignment_blocks_all_data_until_a_role_is_granted_again() {
+    let server = TestServer::start().await;
+    let (cmk, assignment) = rbac_cmk_account(&server, "rbac-revoke").await;
+    let account = &cmk.account;
+    let (status, body) = server
+        .arm(Method::DELETE, &format!("{assignment}?api-version=2022-04-01"), None)
+        .await;
+    let since = Instant::now();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    await_refused(&server, account, &cmk.objects, since, "role assignment deletion").await;
+    let refused = assert_inaccessible(
+        &server,
+        account,
+        &cmk.objects,
+        "role assignment deletion",
+        "AccessDenied",
+    )
+    .await;
+
+    // Any role that grants wrap and unwrap restores access; here Key Vault Crypto User on the whole vault.
+    server
+        .assign_role(&cmk.vault.path, "12338af0-0e69-4776-bea7-57ae8d297424", &cmk.principal)
+        .await;
+    await_readable(
+        &server,
+        account,
+        &cmk.objects,
+        &[refused],
+        Instant::now(),
+        "role assignment deletion",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn s8_disabling_the_identity_of_an_rbac_vault_account_blocks_its_data_and_removes_its_roles() {
+    let server = TestServer::start().await;
+    let (cmk, _) = rbac_cmk_account(&server, "rbac-identity").await;
+    let (status, body) = patch_account(&server, &cmk.account, json!({"identity": {"type": "None"}})).await;
+    let since = Instant::now();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    await_refused(&server, &cmk.account, &cmk.objects, since, "identity disabled").await;
+    let (status, listed) = server
+        .arm(
+            Method::GET,
+            &format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=principalId%20eq%20%27{}%27",
+                cmk.vault.path, cmk.principal
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(
+        listed["value"],
+        json!([]),
+        "the deleted identity's role assignments went with it"
+    );
+}
+
+#[tokio::test]
+async fn s7_the_portal_call_assigns_the_encryption_role_on_an_rbac_vault() {
+    let server = TestServer::start().await;
+    let vault = create_rbac_vault(&server, "kv-portal-rbac").await;
+    create_key(&server, &vault, "cmk", "RSA", 2048).await;
+    let account = create_account(&server, "portal-rbac", "E0").await;
+    let (status, body) = server
+        .arm(
+            Method::POST,
+            "/cmk/admin/configureCustomerManagedKey",
+            Some(&json!({"accountId": account.id, "keyVaultUri": vault.uri, "keyName": "cmk"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["properties"]["encryption"]["keyAccess"]["state"], "Accessible",
+        "{body}"
+    );
+    let principal = body["identity"]["principalId"].as_str().unwrap();
+    let (status, listed) = server
+        .arm(
+            Method::GET,
+            &format!(
+                "{}/keys/cmk/providers/Microsoft.Authorization/roleAssignments?api-version=2022-04-01&$filter=atScope()",
+                vault.path
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    let granted: Vec<&Value> = listed["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["properties"]["principalId"] == principal)
+        .collect();
+    assert_eq!(granted.len(), 1, "{listed}");
+    assert!(
+        granted[0]["properties"]["roleDefinitionId"]
+            .as_str()
+            .unwrap()
+            .ends_with(roles::KEY_VAULT_CRYPTO_SERVICE_ENCRYPTION_USER)
+    );
+    assert_eq!(granted[0]["properties"]["scope"], format!("{}/keys/cmk", vault.path));
+}

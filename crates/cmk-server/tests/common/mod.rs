@@ -180,6 +180,52 @@ impl TestServer {
     }
 }
 
+/// A service principal of the development tenant, made by the operator.
+pub struct Principal {
+    pub client_id: String,
+    pub secret: String,
+    pub object_id: String,
+}
+
+/// The token audiences of the planes, for [`TestServer::token_of`].
+#[derive(Clone, Copy)]
+pub enum Audience {
+    Management,
+    Vault,
+    CognitiveServices,
+}
+
+impl TestServer {
+    /// A new (non-operator) service principal of the development tenant, holding no role.
+    pub async fn principal(&self, name: &str) -> Principal {
+        let (status, created) = self
+            .arm(
+                Method::POST,
+                &format!("/cmk/admin/tenants/{}/servicePrincipals", self.creds.tenant_id),
+                Some(&serde_json::json!({ "displayName": name }).to_string()),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        Principal {
+            client_id: created["clientId"].as_str().unwrap().to_owned(),
+            secret: created["clientSecret"].as_str().unwrap().to_owned(),
+            object_id: created["objectId"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    /// A token of `principal` (of the development tenant) for one plane.
+    pub async fn token_of(&self, principal: &Principal, audience: Audience) -> String {
+        let port = self.addr.port();
+        let scope = match audience {
+            Audience::Management => self.creds.management_scope.clone(),
+            Audience::Vault => format!("https://vault.localhost:{port}/.default"),
+            Audience::CognitiveServices => format!("https://cognitiveservices.localhost:{port}/.default"),
+        };
+        self.token_for(&self.creds.tenant_id, &principal.client_id, &principal.secret, &scope)
+            .await
+    }
+}
+
 /// Role definition ids of the built-in roles the tests assign.
 pub mod roles {
     pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
