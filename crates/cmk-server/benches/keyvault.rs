@@ -5,7 +5,9 @@
 //! - end-to-end `unwrapkey` calls per second over HTTPS (keep-alive, token validation and access-policy
 //!   authorization on every call) and their ratio to the raw rate on the same cores;
 //! - end-to-end `wrapkey` calls per second, and their ratio to an authenticated call that does no cryptography
-//!   (`GET /keys/{name}/{version}`), which shows what a public-key operation adds to the request cost.
+//!   (`GET /keys/{name}/{version}`), which shows what a public-key operation adds to the request cost;
+//! - `unwrapkey` on a vault that uses Azure RBAC (the caller's role assignment decides) against the same on a
+//!   vault with access policies, measured alternately, which shows what role-based authorization costs.
 //!
 //! Client and server share the machine's cores, as a load generator on the same host does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -16,6 +18,9 @@ use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateKey, RsaPublicKey};
 use common::{CONCURRENCY, http_rate, raw_rate, raw_rate_on, start_server, start_server_process};
 use serde_json::{Value, json};
+
+/// Alternating measurements of `unwrapkey` on each permission model.
+const ROUNDS: usize = 4;
 
 fn main() {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
@@ -43,7 +48,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (unwrap_rate, wrap_rate, get_rate) = runtime.block_on(async {
+    let (unwrap_rate, wrap_rate, get_rate, rbac_rates) = runtime.block_on(async {
         let bench = match &server_binary {
             Some(binary) => start_server_process(std::path::Path::new(binary), 0),
             None => start_server().await,
@@ -119,7 +124,81 @@ fn main() {
         ))
         .await;
         let get = http_rate(call(format!("{kid}?api-version=7.6"), None)).await;
-        (unwrap, wrap, get)
+
+        // The same key operation on a vault that uses Azure RBAC, the caller holding Key Vault Crypto Officer on
+        // it (owning the subscription grants no key use).
+        let vault_path = format!(
+            "{}subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/bench-rbac",
+            c.management_endpoint, c.subscription_id, c.resource_group
+        );
+        let rbac_vault = json!({"location": "westus2", "properties": {
+            "tenantId": c.tenant_id, "sku": {"family": "A", "name": "standard"}, "enablePurgeProtection": true,
+            "enableRbacAuthorization": true}});
+        let created = bench
+            .client
+            .put(format!("{vault_path}?api-version=2026-05-15"))
+            .bearer_auth(&management)
+            .json(&rbac_vault)
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success());
+        let assignment = json!({"properties": {
+            "roleDefinitionId": format!("/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/14b46e9e-c2b7-41b4-b07b-48a6ebf60603", c.subscription_id),
+            "principalId": oid, "principalType": "ServicePrincipal"}});
+        let assigned = bench
+            .client
+            .put(format!(
+                "{vault_path}/providers/Microsoft.Authorization/roleAssignments/6f1c0c52-93e4-4a70-9d3c-5a2d1b7e9f01?api-version=2022-04-01"
+            ))
+            .bearer_auth(&management)
+            .json(&assignment)
+            .send()
+            .await
+            .unwrap();
+        assert!(assigned.status().is_success(), "{}", assigned.status());
+        let rbac_base = format!("https://bench-rbac.vault.localhost:{port}");
+        let rbac_bundle: Value = bench
+            .client
+            .post(format!("{rbac_base}/keys/cmk/create?api-version=7.6"))
+            .bearer_auth(&token)
+            .json(&json!({"kty": "RSA", "key_size": 2048}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let rbac_kid = rbac_bundle["key"]["kid"].as_str().unwrap().to_owned();
+        let rbac_public = RsaPublicKey::from_components(
+            b64url_decode(rbac_bundle["key"]["n"].as_str().unwrap()).unwrap(),
+            b64url_decode(rbac_bundle["key"]["e"].as_str().unwrap()).unwrap(),
+        )
+        .unwrap();
+        let rbac_wrapped =
+            b64url_encode(rbac_public.encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[5u8; 32]).unwrap());
+        // Alternating rounds, each model first in half of them, so that drift of the machine and the order of
+        // measurement fall on both models alike.
+        let policy_call = call(
+            format!("{kid}/unwrapkey?api-version=7.6"),
+            Some(json!({"alg": "RSA-OAEP-256", "value": wrapped})),
+        );
+        let rbac_call = call(
+            format!("{rbac_kid}/unwrapkey?api-version=7.6"),
+            Some(json!({"alg": "RSA-OAEP-256", "value": rbac_wrapped})),
+        );
+        let (mut policy_total, mut rbac_total) = (0.0, 0.0);
+        for round in 0..ROUNDS {
+            if round % 2 == 0 {
+                policy_total += http_rate(policy_call.clone()).await;
+                rbac_total += http_rate(rbac_call.clone()).await;
+            } else {
+                rbac_total += http_rate(rbac_call.clone()).await;
+                policy_total += http_rate(policy_call.clone()).await;
+            }
+        }
+        let rounds = ROUNDS as f64;
+        (unwrap, wrap, get, (policy_total / rounds, rbac_total / rounds))
     });
 
     if server_binary.is_some() {
@@ -137,4 +216,10 @@ fn main() {
         wrap_rate / get_rate
     );
     println!("authenticated GET of the key ({CONCURRENCY} in flight): {get_rate:>8.0} /s");
+    let (policy_rate, rbac_rate) = rbac_rates;
+    println!("unwrapkey, access-policy vault ({ROUNDS} alternating rounds): {policy_rate:>8.0} /s");
+    println!(
+        "unwrapkey, Azure RBAC vault ({ROUNDS} alternating rounds):   {rbac_rate:>8.0} /s   ratio RBAC / access policy: {:.3}",
+        rbac_rate / policy_rate
+    );
 }

@@ -144,8 +144,10 @@ impl Directory {
     /// only when they changed.
     pub async fn permissions(&self, token: &VerifiedToken) -> Result<Arc<Permissions>, DirectoryError> {
         let caller = Caller::from(token);
-        let grants = records::get::<PrincipalGrants>(self.store(), &keys::grants(&caller.object_id)).await?;
-        let grants_revision = grants.as_ref().map_or(0, |g| g.revision);
+        let key = keys::grants(&caller.object_id);
+        // Only the revision tells whether the cached answer is current; the record is decoded on a miss.
+        let entry = self.store().get(&key).await?;
+        let grants_revision = entry.as_ref().map_or(0, |e| e.revision);
         if let Some((roles_revision, permissions)) = self.inner.permissions.get(&caller.object_id, grants_revision) {
             match roles_revision {
                 None => return Ok(permissions),
@@ -153,7 +155,14 @@ impl Directory {
                 Some(_) => {}
             }
         }
-        let records = grants.map(|g| g.value.grants).unwrap_or_default();
+        let records = match entry {
+            Some(entry) => {
+                serde_json::from_slice::<PrincipalGrants>(&entry.value)
+                    .map_err(|_| DirectoryError::Corrupt(key.clone()))?
+                    .grants
+            }
+            None => Vec::new(),
+        };
         let holds_custom = records.iter().any(|g| built_in_role(g.role).is_none());
         let roles_revision = if holds_custom {
             Some(self.custom_roles_revision().await?)
