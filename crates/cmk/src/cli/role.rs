@@ -317,6 +317,11 @@ pub async fn run(command: RoleCommand, session: &Session) -> Result<Option<Value
                 all,
                 include_inherited,
             } => {
+                // Role ids are written under the subscription of the scope listed.
+                let names_scope = match (&scope.scope, all) {
+                    (Some(given), false) => subscription_of(session, given),
+                    _ => session.subscription_path(),
+                };
                 let found = if all {
                     let subscription = session.subscription_path();
                     let path = match &assignee_object_id {
@@ -358,7 +363,7 @@ pub async fn run(command: RoleCommand, session: &Session) -> Result<Option<Value
                     )
                     .await?
                 };
-                let names = role_names(session, &session.subscription_path()).await?;
+                let names = role_names(session, &names_scope).await?;
                 Some(Value::Array(
                     found.into_iter().map(|a| with_role_name(a, &names)).collect(),
                 ))
