@@ -22,6 +22,29 @@ use serde_json::{Value, json};
 /// Alternating measurements of `unwrapkey` on each permission model.
 const ROUNDS: usize = 4;
 
+/// Creates the RSA-2048 key `cmk` in the vault at `base`; returns its versioned id and a data key wrapped under
+/// it with RSA-OAEP-256, for `unwrapkey`.
+async fn create_key(bench: &common::BenchServer, base: &str, token: &str) -> (String, String) {
+    let bundle: Value = bench
+        .client
+        .post(format!("{base}/keys/cmk/create?api-version=7.6"))
+        .bearer_auth(token)
+        .json(&json!({"kty": "RSA", "key_size": 2048}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let public = RsaPublicKey::from_components(
+        b64url_decode(bundle["key"]["n"].as_str().unwrap()).unwrap(),
+        b64url_decode(bundle["key"]["e"].as_str().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let wrapped = b64url_encode(public.encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[5u8; 32]).unwrap());
+    (bundle["key"]["kid"].as_str().unwrap().to_owned(), wrapped)
+}
+
 fn main() {
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let key = RsaPrivateKey::generate(2048).unwrap();
@@ -79,24 +102,7 @@ fn main() {
         assert!(created.status().is_success());
         let token = bench.token(&format!("https://vault.localhost:{port}/.default")).await;
         let base = format!("https://bench.vault.localhost:{port}");
-        let bundle: Value = bench
-            .client
-            .post(format!("{base}/keys/cmk/create?api-version=7.6"))
-            .bearer_auth(&token)
-            .json(&json!({"kty": "RSA", "key_size": 2048}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let kid = bundle["key"]["kid"].as_str().unwrap().to_owned();
-        let public = RsaPublicKey::from_components(
-            b64url_decode(bundle["key"]["n"].as_str().unwrap()).unwrap(),
-            b64url_decode(bundle["key"]["e"].as_str().unwrap()).unwrap(),
-        )
-        .unwrap();
-        let wrapped = b64url_encode(public.encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[5u8; 32]).unwrap());
+        let (kid, wrapped) = create_key(&bench, &base, &token).await;
 
         let call = |path: String, body: Option<Value>| {
             let (client, token) = (bench.client.clone(), token.clone());
@@ -158,25 +164,7 @@ fn main() {
             .unwrap();
         assert!(assigned.status().is_success(), "{}", assigned.status());
         let rbac_base = format!("https://bench-rbac.vault.localhost:{port}");
-        let rbac_bundle: Value = bench
-            .client
-            .post(format!("{rbac_base}/keys/cmk/create?api-version=7.6"))
-            .bearer_auth(&token)
-            .json(&json!({"kty": "RSA", "key_size": 2048}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let rbac_kid = rbac_bundle["key"]["kid"].as_str().unwrap().to_owned();
-        let rbac_public = RsaPublicKey::from_components(
-            b64url_decode(rbac_bundle["key"]["n"].as_str().unwrap()).unwrap(),
-            b64url_decode(rbac_bundle["key"]["e"].as_str().unwrap()).unwrap(),
-        )
-        .unwrap();
-        let rbac_wrapped =
-            b64url_encode(rbac_public.encrypt(RsaEncryptionAlgorithm::RsaOaep256, &[5u8; 32]).unwrap());
+        let (rbac_kid, rbac_wrapped) = create_key(&bench, &rbac_base, &token).await;
         // Alternating rounds, each model first in half of them, so that drift of the machine and the order of
         // measurement fall on both models alike.
         let policy_call = call(

@@ -137,6 +137,12 @@ struct Requirement {
     listing: bool,
 }
 
+impl Requirement {
+    fn new(action: &'static str, scope: ScopeOf, listing: bool) -> Self {
+        Requirement { action, scope, listing }
+    }
+}
+
 async fn authorize_operation(
     State((state, requirement)): State<(AppState, Requirement)>,
     request: Request,
@@ -223,15 +229,7 @@ impl Operations {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add(
-            method,
-            handler,
-            Requirement {
-                action,
-                scope,
-                listing: false,
-            },
-        )
+        self.add(method, handler, Requirement::new(action, scope, false))
     }
 
     /// `method` lists what the caller may read (`action`) at the scope `scope` computes from the path.
@@ -240,15 +238,7 @@ impl Operations {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        self.add(
-            method,
-            handler,
-            Requirement {
-                action,
-                scope,
-                listing: true,
-            },
-        )
+        self.add(method, handler, Requirement::new(action, scope, true))
     }
 
     pub fn into_router(self) -> MethodRouter<AppState> {

@@ -120,19 +120,31 @@ pub(crate) fn delete_writes(
         },
     ];
     if let Some(grants) = grants {
-        let mut remaining = grants.value.clone();
-        remaining.grants.retain(|g| g.assignment != assignment.name);
-        let key = keys::grants(&assignment.principal_id);
-        writes.push(if remaining.grants.is_empty() {
-            Write::Delete {
-                key,
-                expect: Expect::Revision(grants.revision),
-            }
-        } else {
-            records::replace(key, &remaining, grants.revision)?
-        });
+        writes.push(grants_keeping(&assignment.principal_id, grants, |g| {
+            g.assignment != assignment.name
+        })?);
     }
     Ok(writes)
+}
+
+/// The write that keeps only the grants `keep` accepts in a principal's grants record (as read), deleting the
+/// record when none is left.
+fn grants_keeping(
+    principal: &ObjectId,
+    grants: &Versioned<PrincipalGrants>,
+    keep: impl Fn(&GrantRecord) -> bool,
+) -> Result<Write, DirectoryError> {
+    let mut remaining = grants.value.clone();
+    remaining.grants.retain(|g| keep(g));
+    let key = keys::grants(principal);
+    Ok(if remaining.grants.is_empty() {
+        Write::Delete {
+            key,
+            expect: Expect::Revision(grants.revision),
+        }
+    } else {
+        records::replace(key, &remaining, grants.revision)?
+    })
 }
 
 fn same_grant(a: &RoleAssignment, principal: ObjectId, role: RoleDefinitionId, scope: &Scope) -> bool {
@@ -448,17 +460,9 @@ impl Directory {
             let Some(grants) = self.principal_grants(&principal).await? else {
                 continue;
             };
-            let mut remaining = grants.value.clone();
-            remaining.grants.retain(|g| g.scope.subscription_id() != *subscription);
-            let key = keys::grants(&principal);
-            writes.push(if remaining.grants.is_empty() {
-                Write::Delete {
-                    key,
-                    expect: Expect::Revision(grants.revision),
-                }
-            } else {
-                records::replace(key, &remaining, grants.revision)?
-            });
+            writes.push(grants_keeping(&principal, &grants, |g| {
+                g.scope.subscription_id() != *subscription
+            })?);
         }
         Ok(writes)
     }

@@ -169,15 +169,8 @@ impl Directory {
         action: &str,
         scope: &Scope,
     ) -> Result<AuthorizedSubscription, DirectoryError> {
-        let subscription = self.subscription_for(token, scope).await?;
-        let permissions = self.permissions(token).await?;
-        if !permissions.allows(action, scope) {
-            return Err(authorization_failed(permissions.caller(), action, scope));
-        }
-        Ok(AuthorizedSubscription {
-            subscription,
-            permissions,
-        })
+        self.authorize_when(token, action, scope, |p| p.allows(action, scope))
+            .await
     }
 
     /// Checks that the caller holds some role at, above or below `scope`, so that a listing there can show it
@@ -188,9 +181,19 @@ impl Directory {
         action: &str,
         scope: &Scope,
     ) -> Result<AuthorizedSubscription, DirectoryError> {
+        self.authorize_when(token, action, scope, |p| p.touches(scope)).await
+    }
+
+    async fn authorize_when(
+        &self,
+        token: &VerifiedToken,
+        action: &str,
+        scope: &Scope,
+        granted: impl Fn(&Permissions) -> bool,
+    ) -> Result<AuthorizedSubscription, DirectoryError> {
         let subscription = self.subscription_for(token, scope).await?;
         let permissions = self.permissions(token).await?;
-        if !permissions.touches(scope) {
+        if !granted(&permissions) {
             return Err(authorization_failed(permissions.caller(), action, scope));
         }
         Ok(AuthorizedSubscription {
