@@ -319,6 +319,22 @@ class CmkDev:
                 pass
 
 
+def admin_post(cmk: CmkDev, path: str, body: dict) -> dict:
+    """POST to the operators' admin API with the dev principal's management token; it must answer 201."""
+    import requests
+
+    token = cmk.credential().get_token(cmk.management_scope).token
+    response = requests.post(
+        cmk.authority.rstrip("/") + "/cmk/admin" + path,
+        json=body,
+        headers={"Authorization": f"Bearer {token}"},
+        verify=cmk.ca_file,
+        timeout=10,
+    )
+    assert response.status_code == 201, f"POST /cmk/admin{path}: {response.status_code} {response.text}"
+    return response.json()
+
+
 # The running server, for the reporting hooks below.
 _SERVER: Optional[ServerProcess] = None
 _SESSION_NOTES: list[str] = []

@@ -11,27 +11,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-import requests
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.mgmt.authorization.models import Permission, RoleAssignmentCreateParameters, RoleDefinition
 from azure.mgmt.resource.resources import ResourceManagementClient
 
-from conftest import ROLES
+from conftest import ROLES, admin_post
 
 LOCATION = "westus2"
-
-
-def admin_post(cmk, path: str, body: dict) -> dict:
-    token = cmk.credential().get_token(cmk.management_scope).token
-    response = requests.post(
-        cmk.authority.rstrip("/") + "/cmk/admin" + path,
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        verify=cmk.ca_file,
-        timeout=10,
-    )
-    assert response.status_code == 201, f"POST /cmk/admin{path}: {response.status_code} {response.text}"
-    return response.json()
 
 
 @pytest.fixture

@@ -55,6 +55,8 @@ from azure.mgmt.resource.resources import ResourceManagementClient
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
+from conftest import admin_post
+
 LOCATION = "westus2"
 RETENTION_DAYS = 7
 # Every key permission an access policy can grant, spelled as ARM spells them.
@@ -220,20 +222,6 @@ def vault_resource(cmk) -> str:
     port = urlsplit(cmk.url).port
     host = cmk.vault_dns_suffix.lstrip(".")
     return f"https://{host}" if port in (None, 443) else f"https://{host}:{port}"
-
-
-def admin_post(cmk, path: str, body: dict) -> dict:
-    """POST to the admin API with the operator's (the dev principal's) management token."""
-    token = cmk.credential().get_token(cmk.management_scope).token
-    response = requests.post(
-        cmk.authority.rstrip("/") + "/cmk/admin" + path,
-        json=body,
-        headers={"Authorization": f"Bearer {token}"},
-        verify=cmk.ca_file,
-        timeout=10,
-    )
-    assert response.status_code == 201, f"POST /cmk/admin{path}: {response.status_code} {response.text}"
-    return response.json()
 
 
 def new_principal(cmk, tenant_id: Optional[str] = None) -> dict:
