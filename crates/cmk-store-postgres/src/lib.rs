@@ -2,11 +2,20 @@
 //! database.
 //!
 //! # How the contract is kept
-//! - Every commit is one transaction that first bumps a one-row revision counter. The counter's row lock orders
-//!   all writers, across nodes, so revisions follow commit order and expectations are checked against the latest
-//!   committed state; it also means two multi-key commits can never deadlock on each other's rows.
-//! - Expectations are enforced by the statements themselves (`INSERT ... ON CONFLICT DO NOTHING`,
-//!   `UPDATE ... WHERE revision = $n`) and their row counts, never by a read followed by a write.
+//! - Every commit is one transaction. It first writes its keys, in key order, with expectations enforced by the
+//!   statements themselves (`INSERT ... ON CONFLICT DO NOTHING`, `UPDATE ... WHERE revision = $n`) and their
+//!   row counts, never by a read followed by a write: a writer of the same key waits on the key's row and then
+//!   sees the committed state. Key order keeps two multi-key commits from deadlocking on each other's rows.
+//! - Only then does it take the one ordering point, the row of `store_revision`: it bumps the counter, stamps
+//!   its entries and change records with the new revision, announces it (`NOTIFY`) and commits, holding that row
+//!   lock for those few statements only. The lock is released when the commit is visible, so the next commit's
+//!   revision is taken after this one is visible: revisions are dense and become visible in order, and a reader
+//!   of the change feed that has seen revision N can never later find a commit at N or below. (A sequence would
+//!   hand out numbers in start order, and a number taken at the start would order commits by their start.)
+//! - Every wait is bounded: a lock waited for longer than [`LOCK_TIMEOUT`] (a node frozen in a commit), a
+//!   statement longer than [`STATEMENT_TIMEOUT`], a connection waited for longer than [`ACQUIRE_TIMEOUT`] fail
+//!   with [`StoreError::Unavailable`], and PostgreSQL ends a session that sits in a transaction for longer than
+//!   [`IDLE_IN_TRANSACTION_TIMEOUT`] (a frozen or vanished node), so its locks do not outlive it.
 //! - Keys are `COLLATE "C"`, so listing is in byte order whatever the database's locale.
 //! - A commit returns after PostgreSQL's commit returns; [`PostgresStore::connect`] refuses a server whose
 //!   `synchronous_commit` is off, since that acknowledges commits before they are durable.
@@ -17,7 +26,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cmk_store::{
-    Entry, Expect, Store, StoreError, Write, prefix_upper_bound, validate_key, validate_list, validate_writes,
+    Change, Changes, Entry, Expect, Store, StoreError, Write, prefix_upper_bound, validate_key, validate_list,
+    validate_writes,
 };
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Executor, Row};
@@ -26,15 +36,37 @@ use sqlx::{AssertSqlSafe, Connection, Executor, Row};
 /// a few nodes share it.
 const MAX_CONNECTIONS: u32 = 10;
 /// How long a request waits for a free connection before it fails rather than queueing forever.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a statement waits for a row lock another session holds.
+pub const LOCK_TIMEOUT: Duration = Duration::from_millis(1000);
+/// The longest any statement may run.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a session may sit idle inside a transaction before PostgreSQL ends it and releases its locks.
+pub const IDLE_IN_TRANSACTION_TIMEOUT: Duration = Duration::from_millis(1500);
+/// The channel commits are announced on.
+const CHANNEL: &str = "cmk_commits";
 /// Greater than every valid key: keys are printable ASCII, which ends at 0x7e.
 const ABOVE_ALL_KEYS: &str = "\u{7f}";
-/// PostgreSQL's `unique_violation`.
+/// PostgreSQL's `unique_violation`, `deadlock_detected`, `serialization_failure`.
 const UNIQUE_VIOLATION: &str = "23505";
+const DEADLOCK: &str = "40P01";
+const SERIALIZATION: &str = "40001";
+/// What PostgreSQL answers when a bounded wait ran out: `lock_not_available` (lock_timeout), `query_canceled`
+/// (statement_timeout), `idle_in_transaction_session_timeout`, and the session ended by the server.
+const TIMED_OUT: [&str; 5] = ["55P03", "57014", "25P03", "57P01", "57P05"];
 
 /// A [`Store`] in a PostgreSQL database.
 pub struct PostgresStore {
     pool: PgPool,
+    /// The revision last announced by any writer, as `LISTEN` hears it.
+    signal: tokio::sync::watch::Receiver<u64>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 impl PostgresStore {
@@ -73,17 +105,34 @@ impl PostgresStore {
     }
 
     async fn open(options: PgConnectOptions) -> Result<Self, StoreError> {
+        let millis = |d: Duration| d.as_millis().to_string();
+        let options = options.options([
+            ("lock_timeout", millis(LOCK_TIMEOUT)),
+            ("statement_timeout", millis(STATEMENT_TIMEOUT)),
+            (
+                "idle_in_transaction_session_timeout",
+                millis(IDLE_IN_TRANSACTION_TIMEOUT),
+            ),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| backend("connecting", &e))?;
         sqlx::migrate!("./migrations")
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migrating the database: {e}")))?;
-        Ok(PostgresStore { pool })
+        // Its own connection, outside the pool: it is held for as long as the store lives.
+        let listening = PgPoolOptions::new()
+            .max_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_lazy_with(options);
+        let (announce, signal) = tokio::sync::watch::channel(0u64);
+        let listener = tokio::spawn(listen(listening, announce));
+        Ok(PostgresStore { pool, signal, listener })
     }
 
     /// Closes the pool, waiting for its connections to finish. Dropping the store also closes it, but without
@@ -136,17 +185,128 @@ impl Store for PostgresStore {
             .begin()
             .await
             .map_err(|e| backend("starting a transaction", &e))?;
-        // First, so the row lock orders this commit after every commit that bumped the counter before it.
+        // In key order, so that concurrent multi-key commits take their row locks in one order. Every write is
+        // applied before a failed expectation is reported, so the one reported is the first in the caller's order.
+        let mut order: Vec<usize> = (0..writes.len()).collect();
+        order.sort_by(|a, b| writes[*a].key().cmp(writes[*b].key()));
+        let mut failed: Vec<usize> = Vec::new();
+        for index in order {
+            match apply(&mut tx, &writes[index]).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict { .. }) => failed.push(index),
+                Err(other) => return Err(other),
+            }
+        }
+        if let Some(first) = failed.iter().min() {
+            return Err(conflict(writes[*first].key()));
+        }
+        // The ordering point, held from here to the commit.
         let revision: i64 =
             sqlx::query_scalar("UPDATE store_revision SET revision = revision + 1 WHERE id = 1 RETURNING revision")
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(|e| backend("advancing the revision", &e))?;
-        for write in &writes {
-            apply(&mut tx, write, revision).await?;
+        let written: Vec<&str> = writes
+            .iter()
+            .filter(|w| matches!(w, Write::Put { .. }))
+            .map(Write::key)
+            .collect();
+        if !written.is_empty() {
+            sqlx::query("UPDATE entries SET revision = $1 WHERE key = ANY($2)")
+                .bind(revision)
+                .bind(&written)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend("stamping entries", &e))?;
         }
+        let keys: Vec<&str> = writes.iter().map(Write::key).collect();
+        sqlx::query("INSERT INTO changes (revision, key, committed_at) SELECT $1, unnest($2::text[]), $3")
+            .bind(revision)
+            .bind(&keys)
+            .bind(cmk_store::now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend("recording the changes", &e))?;
+        // Delivered to listeners when the transaction commits, and not at all if it does not.
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(revision.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| backend("announcing the commit", &e))?;
         tx.commit().await.map_err(|e| backend("committing", &e))?;
         to_revision(revision)
+    }
+
+    async fn changes_after(&self, revision: u64, commits: usize) -> Result<Changes, StoreError> {
+        let after = i64::try_from(revision).unwrap_or(i64::MAX);
+        let through = after.saturating_add(i64::try_from(commits).unwrap_or(i64::MAX));
+        let rows = sqlx::query(
+            "SELECT revision, key FROM changes WHERE revision > $1 AND revision <= $2 ORDER BY revision, key",
+        )
+        .bind(after)
+        .bind(through)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| backend("reading changes", &e))?;
+        // Checked after the read: a forgetting that committed before it shows here, one after it removed nothing
+        // the read returned.
+        let forgotten: i64 = sqlx::query_scalar("SELECT forgotten_through FROM store_revision WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| backend("reading the change feed's start", &e))?;
+        if after < forgotten {
+            return Ok(Changes::Forgotten);
+        }
+        rows.iter()
+            .map(|row| {
+                let revision: i64 = row.try_get("revision").map_err(|e| backend("decoding a change", &e))?;
+                Ok(Change {
+                    revision: to_revision(revision)?,
+                    key: row.try_get("key").map_err(|e| backend("decoding a change", &e))?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Changes::Listed)
+    }
+
+    async fn latest_revision(&self) -> Result<u64, StoreError> {
+        let revision: i64 = sqlx::query_scalar("SELECT revision FROM store_revision WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| backend("reading the revision", &e))?;
+        to_revision(revision)
+    }
+
+    async fn forget_changes_before(&self, age: Duration) -> Result<(), StoreError> {
+        let cutoff = cmk_store::now_millis().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(|e| backend("starting a transaction", &e))?;
+        let through: Option<i64> = sqlx::query_scalar("SELECT max(revision) FROM changes WHERE committed_at < $1")
+            .bind(cutoff)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| backend("finding old changes", &e))?;
+        if let Some(through) = through {
+            sqlx::query("UPDATE store_revision SET forgotten_through = GREATEST(forgotten_through, $1) WHERE id = 1")
+                .bind(through)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend("forgetting changes", &e))?;
+            sqlx::query("DELETE FROM changes WHERE revision <= $1")
+                .bind(through)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend("forgetting changes", &e))?;
+        }
+        tx.commit().await.map_err(|e| backend("committing", &e))
+    }
+
+    fn commit_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        Some(self.signal.clone())
     }
 
     fn backend_name(&self) -> &'static str {
@@ -154,9 +314,12 @@ impl Store for PostgresStore {
     }
 }
 
-/// Applies one write at `revision`, or returns the conflict that aborts the commit. Dropping the transaction on
-/// the error path rolls it back, including the revision bump.
-async fn apply(conn: &mut PgConnection, write: &Write, revision: i64) -> Result<(), StoreError> {
+/// Applies one write, with a provisional revision that the commit replaces with its own before it becomes
+/// visible, or returns the conflict that aborts the commit. Dropping the transaction on the error path rolls it
+/// back.
+async fn apply(conn: &mut PgConnection, write: &Write) -> Result<(), StoreError> {
+    const PROVISIONAL: i64 = 1;
+    let revision = PROVISIONAL;
     let key = write.key();
     let result = match write {
         Write::Put {
@@ -246,12 +409,46 @@ fn conflict(key: &str) -> StoreError {
     StoreError::Conflict { key: key.to_owned() }
 }
 
-/// A unique violation while writing `key` means another writer got there first: a conflict, like a failed
-/// expectation. The revision lock makes that unreachable today; the mapping keeps it right if that changes.
+/// A unique violation while writing `key` means another writer got there first, and a deadlock or
+/// serialization failure that another writer won: conflicts, like a failed expectation.
 fn write_error(key: &str, err: &sqlx::Error) -> StoreError {
     match err {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some(UNIQUE_VIOLATION) => conflict(key),
+        sqlx::Error::Database(db)
+            if matches!(
+                db.code().as_deref(),
+                Some(UNIQUE_VIOLATION) | Some(DEADLOCK) | Some(SERIALIZATION)
+            ) =>
+        {
+            conflict(key)
+        }
         _ => backend("writing an entry", err),
+    }
+}
+
+/// Hears the commits of every node (`LISTEN`) and passes on the revision each announces. A lost connection is
+/// opened again; what was announced meanwhile is not lost, since readers of the feed read by revision and poll.
+async fn listen(pool: PgPool, announce: tokio::sync::watch::Sender<u64>) {
+    loop {
+        match sqlx::postgres::PgListener::connect_with(&pool).await {
+            Ok(mut listener) => match listener.listen(CHANNEL).await {
+                Ok(()) => loop {
+                    match listener.try_recv().await {
+                        Ok(Some(notification)) => {
+                            announce.send_replace(notification.payload().parse().unwrap_or(0));
+                        }
+                        // Reconnected: announcements may have been missed, so wake the readers once.
+                        Ok(None) => announce.send_modify(|_| {}),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "listening for commits failed");
+                            break;
+                        }
+                    }
+                },
+                Err(e) => tracing::warn!(error = %e, "listening for commits failed"),
+            },
+            Err(e) => tracing::debug!(error = %e, "cannot listen for commits yet"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
 
@@ -307,7 +504,18 @@ fn to_revision(revision: i64) -> Result<u64, StoreError> {
 /// Maps a driver error. Values travel as binary parameters and PostgreSQL's primary messages do not quote them
 /// (the `DETAIL` field, which can, is not part of sqlx's message), so the text is safe to pass on.
 fn backend(context: &str, err: &sqlx::Error) -> StoreError {
-    StoreError::Backend(format!("{context}: {err}"))
+    let busy = match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| TIMED_OUT.contains(&code.as_ref()) || code.starts_with("08")),
+        _ => false,
+    };
+    if busy {
+        StoreError::Unavailable(format!("{context}: {err}"))
+    } else {
+        StoreError::Backend(format!("{context}: {err}"))
+    }
 }
 
 /// Parses the URL without echoing it in errors: it may carry a password.

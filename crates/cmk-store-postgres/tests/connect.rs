@@ -31,7 +31,7 @@ async fn schemas_isolate_stores() {
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert_eq!(tables, ["_sqlx_migrations", "entries", "store_revision"]);
+    assert_eq!(tables, ["_sqlx_migrations", "changes", "entries", "store_revision"]);
     conn.close().await.unwrap();
     a.close().await;
     b.close().await;
@@ -105,7 +105,7 @@ async fn synchronous_commit_off_is_refused() {
 }
 
 #[tokio::test]
-async fn unreachable_server_is_a_backend_error() {
+async fn unreachable_server_is_unavailable() {
     // Port 1 on loopback refuses connections; the error must come at once, without a panic or a retry loop.
     let result = tokio::time::timeout(
         std::time::Duration::from_secs(10),
@@ -114,7 +114,8 @@ async fn unreachable_server_is_a_backend_error() {
     .await
     .expect("connect gave up in time");
     match result {
-        Err(StoreError::Backend(message)) => {
+        // Unavailable, not Backend: nothing is wrong with the request, and a later try may succeed.
+        Err(StoreError::Unavailable(message)) => {
             assert!(!message.contains("secret-password"), "the password leaked: {message}")
         }
         Err(other) => panic!("unexpected error: {other:?}"),

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cmk_store::{
-    Entry, Expect, Store, StoreError, Write, prefix_upper_bound, validate_key, validate_list, validate_writes,
+    Change, Changes, Entry, Expect, Store, StoreError, Write, prefix_upper_bound, validate_key, validate_list,
+    validate_writes,
 };
 use sqlx::Row;
 use sqlx::sqlite::SqliteConnection;
@@ -134,8 +135,85 @@ impl Store for SqliteStore {
         for write in &writes {
             apply(&mut tx, write, revision).await?;
         }
+        let now = cmk_store::now_millis();
+        for write in &writes {
+            sqlx::query("INSERT INTO changes (revision, key, committed_at) VALUES (?1, ?2, ?3)")
+                .bind(revision)
+                .bind(write.key())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend("recording a change", &e))?;
+        }
         tx.commit().await.map_err(|e| backend("committing", &e))?;
         to_revision(revision)
+    }
+
+    async fn changes_after(&self, revision: u64, commits: usize) -> Result<Changes, StoreError> {
+        let after = i64::try_from(revision).unwrap_or(i64::MAX);
+        let through = after.saturating_add(i64::try_from(commits).unwrap_or(i64::MAX));
+        let rows = sqlx::query(
+            "SELECT revision, key FROM changes WHERE revision > ?1 AND revision <= ?2 ORDER BY revision, key",
+        )
+        .bind(after)
+        .bind(through)
+        .fetch_all(&self.readers)
+        .await
+        .map_err(|e| backend("reading changes", &e))?;
+        // Checked after the read: a forgetting that committed before it shows here, one after it removed nothing
+        // the read returned.
+        let forgotten: i64 = sqlx::query_scalar("SELECT forgotten_through FROM store_revision WHERE id = 1")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(|e| backend("reading the change feed's start", &e))?;
+        if after < forgotten {
+            return Ok(Changes::Forgotten);
+        }
+        rows.iter()
+            .map(|row| {
+                let revision: i64 = row.try_get("revision").map_err(|e| backend("decoding a change", &e))?;
+                Ok(Change {
+                    revision: to_revision(revision)?,
+                    key: row.try_get("key").map_err(|e| backend("decoding a change", &e))?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Changes::Listed)
+    }
+
+    async fn latest_revision(&self) -> Result<u64, StoreError> {
+        let revision: i64 = sqlx::query_scalar("SELECT revision FROM store_revision WHERE id = 1")
+            .fetch_one(&self.readers)
+            .await
+            .map_err(|e| backend("reading the revision", &e))?;
+        to_revision(revision)
+    }
+
+    async fn forget_changes_before(&self, age: Duration) -> Result<(), StoreError> {
+        let cutoff = cmk_store::now_millis().saturating_sub(i64::try_from(age.as_millis()).unwrap_or(i64::MAX));
+        let mut tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(|e| backend("starting a transaction", &e))?;
+        let through: Option<i64> = sqlx::query_scalar("SELECT max(revision) FROM changes WHERE committed_at < ?1")
+            .bind(cutoff)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| backend("finding old changes", &e))?;
+        if let Some(through) = through {
+            sqlx::query("UPDATE store_revision SET forgotten_through = max(forgotten_through, ?1) WHERE id = 1")
+                .bind(through)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend("forgetting changes", &e))?;
+            sqlx::query("DELETE FROM changes WHERE revision <= ?1")
+                .bind(through)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| backend("forgetting changes", &e))?;
+        }
+        tx.commit().await.map_err(|e| backend("committing", &e))
     }
 
     fn backend_name(&self) -> &'static str {

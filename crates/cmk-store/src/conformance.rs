@@ -123,12 +123,15 @@ macro_rules! conformance_tests {
             empty_commit_is_refused,
             large_value_round_trips,
             binary_values_round_trip,
+            change_feed_lists_whole_commits_in_order,
+            change_feed_reports_forgotten_changes,
         );
         $crate::conformance_tests!(@shared $make;
             concurrent_increments_lose_no_update,
             concurrent_creates_have_one_winner,
             concurrent_transfers_are_atomic,
             commits_become_visible_in_revision_order,
+            change_feed_follower_misses_no_commit,
         );
     };
     (@borrowed $make:expr; $($name:ident),* $(,)?) => {
@@ -1175,4 +1178,172 @@ pub async fn commits_become_visible_in_revision_order(store: Arc<dyn Store>) {
             std::panic::resume_unwind(err.into_panic());
         }
     }
+}
+
+async fn changes_after(store: &dyn Store, revision: u64, commits: usize) -> Vec<crate::Change> {
+    match ok(store.changes_after(revision, commits).await, "changes_after") {
+        crate::Changes::Listed(changes) => changes,
+        crate::Changes::Forgotten => panic!("changes after revision {revision} were forgotten unasked"),
+    }
+}
+
+fn change(revision: u64, key: &str) -> crate::Change {
+    crate::Change {
+        revision,
+        key: key.to_owned(),
+    }
+}
+
+/// The change feed lists every key each commit wrote or deleted, commit by commit in revision order, a commit
+/// never split by the limit; failed commits leave nothing in it; the latest revision is the last commit's.
+pub async fn change_feed_lists_whole_commits_in_order(store: &dyn Store) {
+    let base = ok(store.latest_revision().await, "latest_revision");
+    let first = commit(
+        store,
+        vec![Write::create("f/b", b"1".to_vec()), Write::create("f/a", b"1".to_vec())],
+    )
+    .await;
+    assert_eq!(first, base + 1, "revisions are dense: one more than the last commit's");
+    assert_conflict(
+        store.commit(vec![Write::create("f/a", b"2".to_vec())]).await,
+        "f/a",
+        "create of an existing key",
+    );
+    let second = commit(
+        store,
+        vec![
+            Write::Delete {
+                key: "f/a".into(),
+                expect: Expect::Any,
+            },
+            Write::upsert("f/c", b"1".to_vec()),
+        ],
+    )
+    .await;
+    assert_eq!(second, first + 1, "a failed commit takes no revision");
+    assert_eq!(ok(store.latest_revision().await, "latest_revision"), second);
+
+    assert_eq!(
+        changes_after(store, base, 10).await,
+        vec![
+            change(first, "f/a"),
+            change(first, "f/b"),
+            change(second, "f/a"),
+            change(second, "f/c")
+        ],
+        "both commits, each whole, the delete included"
+    );
+    assert_eq!(
+        changes_after(store, base, 1).await,
+        vec![change(first, "f/a"), change(first, "f/b")],
+        "a limit of one commit gives the first commit whole"
+    );
+    assert_eq!(
+        changes_after(store, first, 10).await,
+        vec![change(second, "f/a"), change(second, "f/c")]
+    );
+    assert_eq!(
+        changes_after(store, second, 10).await,
+        vec![],
+        "nothing after the latest revision"
+    );
+}
+
+/// Changes the store was asked to forget are reported as forgotten, never as "nothing changed"; a reader at
+/// the latest revision still follows what comes next.
+pub async fn change_feed_reports_forgotten_changes(store: &dyn Store) {
+    let base = ok(store.latest_revision().await, "latest_revision");
+    commit(store, vec![Write::create("g/a", b"1".to_vec())]).await;
+    let latest = commit(store, vec![Write::create("g/b", b"1".to_vec())]).await;
+    // Commit times are in milliseconds: let the commits be strictly older than the cutoff.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    ok(
+        store.forget_changes_before(Duration::ZERO).await,
+        "forget_changes_before",
+    );
+    match ok(
+        store.changes_after(base, 10).await,
+        "changes_after a forgotten revision",
+    ) {
+        crate::Changes::Forgotten => {}
+        other => panic!("changes after a forgotten revision: expected Forgotten, got {other:?}"),
+    }
+    assert_eq!(changes_after(store, latest, 10).await, vec![]);
+    let next = commit(store, vec![Write::upsert("g/a", b"2".to_vec())]).await;
+    assert_eq!(changes_after(store, latest, 10).await, vec![change(next, "g/a")]);
+    ok(
+        store.forget_changes_before(Duration::from_secs(3600)).await,
+        "forgetting nothing",
+    );
+    assert_eq!(
+        changes_after(store, latest, 10).await,
+        vec![change(next, "g/a")],
+        "recent changes are kept"
+    );
+}
+
+/// While tasks commit at once, a follower that reads the feed by revision, as fast as it can, sees every commit
+/// exactly once, in order, with every key it wrote: a commit can never appear behind a revision already read.
+pub async fn change_feed_follower_misses_no_commit(store: Arc<dyn Store>) {
+    const PER_TASK: usize = 25;
+    let base = ok(store.latest_revision().await, "latest_revision");
+    let writers_done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let store = Arc::clone(&store);
+        let writers_done = Arc::clone(&writers_done);
+        tasks.spawn(async move {
+            let mut written = Vec::new();
+            for i in 0..PER_TASK {
+                let size = if task == 0 { 10 } else { 1 };
+                let keys: Vec<String> = (0..size).map(|part| format!("h/{task}/{i:03}/{part}")).collect();
+                let writes = keys.iter().map(|k| Write::create(k.clone(), vec![1])).collect();
+                let revision = commit(store.as_ref(), writes).await;
+                written.push((revision, keys));
+            }
+            writers_done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            written
+        });
+    }
+    let mut followed: Vec<crate::Change> = Vec::new();
+    let mut position = base;
+    loop {
+        let finished = writers_done.load(std::sync::atomic::Ordering::SeqCst) == TASKS;
+        let batch = changes_after(store.as_ref(), position, 7).await;
+        if let Some(last) = batch.last() {
+            assert!(last.revision > position);
+            position = last.revision;
+        }
+        followed.extend(batch);
+        if finished && ok(store.latest_revision().await, "latest_revision") == position {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let mut expected = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(written) => {
+                for (revision, keys) in written {
+                    expected.extend(keys.into_iter().map(|k| change(revision, &k)));
+                }
+            }
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+    expected.sort_by(|a, b| (a.revision, &a.key).cmp(&(b.revision, &b.key)));
+    assert_eq!(
+        followed.len(),
+        expected.len(),
+        "the follower saw a different number of changes"
+    );
+    assert_eq!(
+        followed, expected,
+        "the follower missed, repeated or reordered a change"
+    );
+    let revisions: Vec<u64> = followed.iter().map(|c| c.revision).collect();
+    assert!(
+        revisions.windows(2).all(|w| w[1] == w[0] || w[1] == w[0] + 1),
+        "revisions are dense"
+    );
 }

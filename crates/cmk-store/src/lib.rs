@@ -20,13 +20,19 @@
 //! - A commit is all-or-nothing: if any [`Expect`] fails, nothing is written and [`StoreError::Conflict`]
 //!   names the first key whose expectation failed.
 //! - Once `commit` returns `Ok`, the write survives a crash of the process (durable commit).
+//! - Every commit's revision is one more than the previous commit's (revisions are dense), and the store keeps a
+//!   change feed: [`Store::changes_after`] lists the keys each commit wrote or deleted, by revision, so that a
+//!   reader that has seen revision N learns everything committed after it, in order, from any process sharing
+//!   the store. The feed forgets old changes only when asked ([`Store::forget_changes_before`]); a reader that
+//!   asks for forgotten changes is told so ([`Changes::Forgotten`]) and must assume that anything changed.
 #![forbid(unsafe_code)]
 
 mod cache;
 pub mod conformance;
+pub mod feed;
 pub mod records;
 
-pub use cache::CachingStore;
+pub use cache::{CacheStats, CachingStore};
 
 use async_trait::async_trait;
 
@@ -139,6 +145,10 @@ pub enum StoreError {
     /// The backend failed (I/O, connection, corruption). The message never contains stored values.
     #[error("storage backend error: {0}")]
     Backend(String),
+    /// The backend could not do it in time (a lock held elsewhere, an exhausted connection pool, a statement
+    /// timeout); nothing was written, and trying again later may succeed.
+    #[error("storage is busy: {0}")]
+    Unavailable(String),
     /// A stored record does not decode as the type its key holds.
     #[error("stored record '{key}' is corrupt")]
     Corrupt { key: String },
@@ -207,6 +217,22 @@ pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
+/// One key that a commit wrote or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub revision: u64,
+    pub key: String,
+}
+
+/// What [`Store::changes_after`] can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Changes {
+    /// The changes of the commits after the revision asked, in revision order; each commit whole.
+    Listed(Vec<Change>),
+    /// The store no longer keeps changes that far back: everything may have changed since.
+    Forgotten,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// The entry under `key`, if any.
@@ -219,6 +245,29 @@ pub trait Store: Send + Sync + 'static {
     /// Applies all writes atomically and durably, and returns the revision they were stored under.
     async fn commit(&self, writes: Vec<Write>) -> Result<u64, StoreError>;
 
+    /// The changes of the commits with revisions after `revision`, up to `commits` of them.
+    async fn changes_after(&self, revision: u64, commits: usize) -> Result<Changes, StoreError>;
+
+    /// The revision of the last commit (0 before the first).
+    async fn latest_revision(&self) -> Result<u64, StoreError>;
+
+    /// Forgets the changes of commits made more than `age` ago (by the committer's clock).
+    async fn forget_changes_before(&self, age: std::time::Duration) -> Result<(), StoreError>;
+
+    /// A prompt wake-up when another process may have committed (PostgreSQL's `NOTIFY`), carrying the revision
+    /// announced. `None` when no other process writes the store; readers of the feed then poll.
+    fn commit_signal(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// A short name of the backend, for logs ("sqlite", "postgres").
     fn backend_name(&self) -> &'static str;
+}
+
+/// Milliseconds since the Unix epoch, for the commit times the change feed keeps.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
