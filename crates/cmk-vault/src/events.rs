@@ -2,9 +2,10 @@
 //! disabled, deleted, recovered or purged; access policies changed; a vault deleted, recovered or purged) is
 //! published as it is committed, so a consumer can re-check its access at once instead of waiting for a poll.
 //!
-//! The stream is in-process, behind [`VaultEvents`], so a transport that crosses nodes can replace it. A
-//! subscriber that falls behind loses events (and learns so from the channel), which is why consumers keep
-//! polling as the fallback.
+//! The stream is in-process, behind [`VaultEvents`]. Changes other nodes sharing the store committed arrive by
+//! the store's change feed and are relayed into the same stream ([`crate::Vaults::relay_changes`]), so a consumer
+//! hears of a change wherever it was made. A subscriber that falls behind loses events (and learns so from the
+//! channel), which is why consumers keep polling as the fallback.
 
 use tokio::sync::broadcast;
 
@@ -47,6 +48,11 @@ pub enum VaultEvent {
     VaultPurged {
         vault: String,
     },
+    /// Another process sharing the store changed the vault or one of its keys (told by the change feed, which
+    /// names the records, not the operation).
+    ChangedElsewhere {
+        vault: String,
+    },
 }
 
 impl VaultEvent {
@@ -61,7 +67,8 @@ impl VaultEvent {
             | VaultEvent::VaultUpdated { vault }
             | VaultEvent::VaultDeleted { vault }
             | VaultEvent::VaultRecovered { vault }
-            | VaultEvent::VaultPurged { vault } => vault,
+            | VaultEvent::VaultPurged { vault }
+            | VaultEvent::ChangedElsewhere { vault } => vault,
         }
     }
 }
@@ -93,5 +100,34 @@ impl VaultEvents for InProcessEvents {
 
     fn subscribe(&self) -> broadcast::Receiver<VaultEvent> {
         self.sender.subscribe()
+    }
+}
+
+/// The vault whose records a store key belongs to (lower case), if it is a vault or key record.
+pub fn vault_of_store_key(key: &str) -> Option<&str> {
+    [
+        crate::model::keys::VAULTS,
+        "vault/keys/",
+        "vault/key-material/",
+        "vault/rotation-policies/",
+    ]
+    .iter()
+    .find_map(|prefix| key.strip_prefix(prefix))
+    .and_then(|rest| rest.split('/').next())
+    .filter(|vault| !vault.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::vault_of_store_key;
+
+    #[test]
+    fn store_keys_name_their_vault() {
+        assert_eq!(vault_of_store_key("vault/vaults/kv1"), Some("kv1"));
+        assert_eq!(vault_of_store_key("vault/keys/kv1/cmk"), Some("kv1"));
+        assert_eq!(vault_of_store_key("vault/key-material/kv1/cmk/abc"), Some("kv1"));
+        assert_eq!(vault_of_store_key("vault/audit/kv1/0001"), None);
+        assert_eq!(vault_of_store_key("accounts/x"), None);
+        assert_eq!(vault_of_store_key("vault/vaults/"), None);
     }
 }

@@ -60,6 +60,18 @@ impl Vaults {
         self.events.subscribe()
     }
 
+    /// Tells subscribers of the vaults whose records another process changed (`keys`, from the change feed).
+    pub fn relay_changes<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        let mut vaults: Vec<&str> = keys.into_iter().filter_map(events::vault_of_store_key).collect();
+        vaults.sort_unstable();
+        vaults.dedup();
+        for vault in vaults {
+            self.publish(events::VaultEvent::ChangedElsewhere {
+                vault: vault.to_owned(),
+            });
+        }
+    }
+
     fn publish(&self, event: events::VaultEvent) {
         self.events.publish(event);
     }

@@ -61,7 +61,11 @@ pub(crate) mod keys {
 
     /// What one principal holds, in one record, so that a request reads one key to learn it.
     pub fn grants(principal: &ObjectId) -> String {
-        format!("authz/grants/{principal}")
+        format!("{}{principal}", grants_prefix())
+    }
+
+    pub const fn grants_prefix() -> &'static str {
+        "authz/grants/"
     }
 
     pub const CUSTOM_ROLES: &str = "authz/roles/";
@@ -148,6 +152,36 @@ impl Directory {
     /// Changes to role assignments and custom roles, from now on.
     pub fn subscribe_authorization(&self) -> tokio::sync::broadcast::Receiver<events::AuthorizationEvent> {
         self.inner.authorization_events.subscribe()
+    }
+
+    /// Tells subscribers of the authorization changes another process committed (`keys`, from the change feed):
+    /// a principal's grants record names the principal, a custom role change concerns everyone.
+    pub fn relay_changes<'a>(&self, keys: impl IntoIterator<Item = &'a str>) {
+        let mut principals = Vec::new();
+        let mut roles = false;
+        for key in keys {
+            if let Some(principal) = key
+                .strip_prefix(keys::grants_prefix())
+                .and_then(crate::model::ObjectId::parse)
+            {
+                principals.push(principal);
+            } else if key.starts_with(keys::CUSTOM_ROLES) || key == keys::ROLES_REVISION {
+                roles = true;
+            }
+        }
+        principals.sort_unstable();
+        principals.dedup();
+        for principal in principals {
+            self.publish_authorization(events::AuthorizationEvent::AssignmentsChanged { principal });
+        }
+        if roles {
+            self.publish_authorization(events::AuthorizationEvent::RolesChanged);
+        }
+    }
+
+    /// Tells subscribers that anything may have changed (the change feed lost track).
+    pub fn relay_everything(&self) {
+        self.publish_authorization(events::AuthorizationEvent::RolesChanged);
     }
 
     pub(crate) fn publish_authorization(&self, event: events::AuthorizationEvent) {
