@@ -1,6 +1,7 @@
-//! The defaults a development deployment creates on first start: a tenant, a subscription, a resource group
-//! and an operator service principal that owns the subscription, written in one atomic commit so a crash cannot
-//! leave half of them.
+//! What a deployment starts from, written in one atomic commit so a crash cannot leave half of it: for
+//! development, a tenant, a subscription, a resource group and an operator service principal that owns the
+//! subscription, created on first start; for production, a tenant, a subscription and an operator that owns
+//! it, created once by an explicit initialisation.
 
 use cmk_crypto::SecretString;
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::model::{ClientId, ObjectId, ResourceGroup, SubscriptionId, TenantId, 
 use crate::{Directory, DirectoryError, records};
 
 const KEY: &str = "directory/dev-bootstrap";
+const DEPLOYMENT_KEY: &str = "directory/deployment-bootstrap";
 pub const DEFAULT_LOCATION: &str = "westus2";
 pub const DEFAULT_RESOURCE_GROUP: &str = "cmk-dev";
 
@@ -104,5 +106,99 @@ impl Directory {
             defaults,
             new_secret: Some(secret),
         })
+    }
+}
+
+/// What a production deployment was initialised with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeploymentDefaults {
+    pub tenant_id: TenantId,
+    pub subscription_id: SubscriptionId,
+    pub client_id: ClientId,
+    pub object_id: ObjectId,
+    pub created: cmk_core::Timestamp,
+}
+
+/// What [`Directory::initialize_deployment`] did.
+#[derive(Debug)]
+pub enum Initialized {
+    /// It created the deployment's first tenant, subscription and operator; the secret is shown now only.
+    Created {
+        defaults: DeploymentDefaults,
+        secret: SecretString,
+    },
+    /// The store was initialised before (or has operators of a development start): nothing changed.
+    Already { defaults: Option<DeploymentDefaults> },
+}
+
+/// The names of what initialisation creates.
+#[derive(Debug, Clone)]
+pub struct DeploymentNames {
+    pub tenant: String,
+    pub subscription: String,
+    pub operator: String,
+}
+
+impl Directory {
+    /// Whether anyone can administer the deployment.
+    pub async fn has_operator(&self) -> Result<bool, DirectoryError> {
+        Ok(self.operator_count().await? > 0)
+    }
+
+    /// Initialises a production deployment on a store without operators: its first tenant, a subscription
+    /// and an operator principal that owns the subscription, in one commit. On a store that has them it
+    /// changes nothing; two initialisations at once make one deployment (the second finds the first).
+    pub async fn initialize_deployment(&self, names: &DeploymentNames) -> Result<Initialized, DirectoryError> {
+        if let Some(existing) = records::get::<DeploymentDefaults>(self.store(), DEPLOYMENT_KEY).await? {
+            return Ok(Initialized::Already {
+                defaults: Some(existing.value),
+            });
+        }
+        if self.has_operator().await? {
+            return Ok(Initialized::Already { defaults: None });
+        }
+        let tenant = self.new_tenant(&names.tenant)?;
+        let subscription = self.new_subscription(tenant.id, &names.subscription)?;
+        let (principal, secret) = self.new_service_principal(tenant.id, &names.operator, true)?;
+        let now = self.clock().now();
+        let defaults = DeploymentDefaults {
+            tenant_id: tenant.id,
+            subscription_id: subscription.id,
+            client_id: principal.client_id,
+            object_id: principal.object_id,
+            created: now,
+        };
+        let owner = RoleAssignment {
+            name: cmk_crypto::random::random_uuid()?,
+            scope: Scope::subscription(subscription.id),
+            role_definition_id: OWNER,
+            principal_id: principal.object_id,
+            principal_type: PrincipalType::ServicePrincipal,
+            description: Some("The first operator owns the first subscription".into()),
+            created_on: now,
+            updated_on: now,
+            created_by: principal.object_id,
+            updated_by: principal.object_id,
+        };
+        let mut writes = vec![
+            records::create(keys::tenant(&tenant.id), &tenant)?,
+            records::create(keys::subscription(&subscription.id), &subscription)?,
+            records::create(keys::principal(&tenant.id, &principal.client_id), &principal)?,
+            records::create(DEPLOYMENT_KEY.to_owned(), &defaults)?,
+        ];
+        writes.extend(self.system_assignment_writes(&owner).await?);
+        match self.store().commit(writes).await {
+            Ok(_) => {}
+            Err(cmk_store::StoreError::Conflict { .. }) => {
+                let existing = records::get::<DeploymentDefaults>(self.store(), DEPLOYMENT_KEY).await?;
+                return Ok(Initialized::Already {
+                    defaults: existing.map(|e| e.value),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(tenant = %tenant.id, subscription = %subscription.id, "initialised the deployment");
+        Ok(Initialized::Created { defaults, secret })
     }
 }

@@ -124,8 +124,59 @@ impl Directory {
         Ok(current.value)
     }
 
+    /// The service principals of `tenant` (managed identities are listed with their resources), by client id.
+    pub async fn list_service_principals(
+        &self,
+        _operator: &Operator,
+        tenant: &TenantId,
+    ) -> Result<Vec<ServicePrincipal>, DirectoryError> {
+        self.get_tenant(tenant).await?;
+        let mut principals =
+            cmk_store::records::scan::<ServicePrincipal>(self.store(), &keys::principals(tenant), |p| {
+                p.managed_identity.is_none()
+            })
+            .await?;
+        principals.sort_by_key(|p| p.client_id);
+        Ok(principals)
+    }
+
+    /// Gives a service principal a new client secret, returned here and never again. Unless `keep_old`, its
+    /// other secrets stop working at once (tokens already issued keep working until they expire, as in Azure).
+    pub async fn reset_client_secret(
+        &self,
+        _operator: &Operator,
+        tenant: &TenantId,
+        client: &ClientId,
+        keep_old: bool,
+    ) -> Result<(ServicePrincipal, SecretString), DirectoryError> {
+        let key = keys::principal(tenant, client);
+        let current = records::get::<ServicePrincipal>(self.store(), &key)
+            .await?
+            .ok_or_else(|| DirectoryError::ClientNotFound {
+                client_id: client.to_string(),
+                tenant: tenant.to_string(),
+            })?;
+        if current.value.managed_identity.is_some() {
+            return Err(DirectoryError::InvalidArgument {
+                field: "clientId",
+                reason: "this is a managed identity; it has no client secrets".into(),
+            });
+        }
+        let mut principal = current.value;
+        let (record, secret) = new_secret(self)?;
+        if !keep_old {
+            principal.secrets.clear();
+        }
+        principal.secrets.push(record);
+        self.store()
+            .commit(vec![records::replace(key, &principal, current.revision)?])
+            .await?;
+        tracing::info!(tenant = %tenant, client_id = %client, kept_old = keep_old, "reset a client secret");
+        Ok((principal, secret))
+    }
+
     /// How many operators the deployment has, in every tenant.
-    async fn operator_count(&self) -> Result<usize, DirectoryError> {
+    pub(crate) async fn operator_count(&self) -> Result<usize, DirectoryError> {
         let operators =
             cmk_store::records::scan::<ServicePrincipal>(self.store(), keys::PRINCIPALS, |p| p.operator).await?;
         Ok(operators.len())

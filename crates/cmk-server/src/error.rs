@@ -24,6 +24,9 @@ enum Body {
     },
 }
 
+/// What a 503 asks a client to wait: a stalled commit holds others up for at most the store's lock timeout.
+const RETRY_AFTER_SECONDS: u32 = 1;
+
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
@@ -67,6 +70,21 @@ impl ApiError {
             "InternalServerError",
             "The server encountered an internal error. Please retry the request.",
         )
+    }
+
+    /// The store could not do it in time (a lock held by a stalled node, no free connection): nothing was
+    /// written, and the client may retry. Azure answers such moments with 503 and `Retry-After`.
+    pub fn busy(detail: impl std::fmt::Display) -> Self {
+        tracing::warn!(error = %detail, "storage busy; answered 503");
+        let mut error = Self::arm(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            "The service is temporarily unable to complete the request. Please retry the request after the time given in Retry-After.",
+        );
+        error
+            .extra_headers
+            .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+        error
     }
 
     fn internal_oauth(detail: impl std::fmt::Display) -> Self {
@@ -208,6 +226,7 @@ impl ApiError {
             | E::UnsupportedGrantType(_)
             | E::InvalidScope(_)
             | E::UnknownResource(..) => Self::arm(StatusCode::BAD_REQUEST, "InvalidParameter", message),
+            E::Store(cmk_store::StoreError::Unavailable(detail)) => Self::busy(detail),
             E::Store(_) | E::Crypto(_) | E::Corrupt(_) => Self::internal(message),
         }
     }
@@ -292,6 +311,18 @@ impl ApiError {
                 let message = error.to_string();
                 Self::oauth(StatusCode::BAD_REQUEST, "invalid_request", 900144, message)
             }
+            E::Store(cmk_store::StoreError::Unavailable(detail)) => {
+                let mut busy = Self::oauth(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    90033,
+                    "A transient error has occurred. Please try again.",
+                );
+                tracing::warn!(error = %detail, "storage busy; answered 503");
+                busy.extra_headers
+                    .push(("retry-after", RETRY_AFTER_SECONDS.to_string()));
+                busy
+            }
             other => Self::internal_oauth(other),
         }
     }
@@ -352,6 +383,7 @@ impl From<VaultError> for ApiError {
             }
             E::PermissionModelChangeDenied { .. } => Self::arm(StatusCode::FORBIDDEN, "AuthorizationFailed", message),
             E::BadParameter(_) => Self::arm(StatusCode::BAD_REQUEST, "BadParameter", message),
+            E::Store(cmk_store::StoreError::Unavailable(detail)) => Self::busy(detail),
             E::Store(_) | E::Corrupt(_) | E::Crypto(_) => Self::internal(message),
         }
     }
@@ -382,6 +414,7 @@ impl From<cmk_account::AccountError> for ApiError {
                 "Conflict",
                 "The resource was changed by another request at the same time. Please retry the request.",
             ),
+            E::Store(cmk_store::StoreError::Unavailable(detail)) => Self::busy(detail),
             E::Store(_) | E::Crypto(_) | E::Corrupt(_) => Self::internal(message),
         }
     }

@@ -12,9 +12,11 @@
 mod audit;
 mod auth;
 mod body;
+mod deployment;
 mod dev;
 mod error;
 mod files;
+mod metrics;
 mod routes;
 mod tls;
 mod urls;
@@ -29,6 +31,7 @@ use cmk_crypto::RootKey;
 use cmk_directory::{Directory, DirectoryConfig, DirectoryError};
 use cmk_store::{Store, StoreError};
 
+pub use cmk_directory::bootstrap::{DeploymentNames, Initialized};
 pub use dev::DevCredentials;
 pub use error::ApiError;
 pub use urls::PublicUrls;
@@ -48,6 +51,13 @@ pub struct Settings {
     pub tls_key: Option<PathBuf>,
     /// The port clients use, when it differs from the listening port (behind a proxy).
     pub public_port: Option<u16>,
+    /// The one URL clients reach the deployment at, `https://{suffix}[:{port}]`: it names the token issuer, the
+    /// audiences and every vault URI, so every node of a deployment must be given the same. It sets the DNS
+    /// suffix and the public port; required with PostgreSQL.
+    pub public_url: Option<String>,
+    /// Where this node sends its own calls to vaults of this deployment (the account service's wrap and unwrap):
+    /// itself when `None`, else this address (the balancer).
+    pub own_vault_address: Option<SocketAddr>,
     pub root_key_file: Option<PathBuf>,
     pub token_lifetime_seconds: i64,
     /// How long an account keeps an unwrapped data key in memory before asking the vault again.
@@ -70,6 +80,8 @@ impl Settings {
             tls_cert: None,
             tls_key: None,
             public_port: None,
+            public_url: None,
+            own_vault_address: None,
             root_key_file: None,
             token_lifetime_seconds: 3599,
             account_key_cache_seconds: 300,
@@ -106,6 +118,14 @@ pub(crate) struct AppState {
     pub urls: Arc<PublicUrls>,
     /// Present only in development mode.
     pub dev_clock: Option<Arc<dev::DevClock>>,
+    pub node: Arc<NodeState>,
+}
+
+/// What this node knows of itself: its store, how current its view of the change feed is, its metrics.
+pub(crate) struct NodeState {
+    pub store: Arc<dyn Store>,
+    pub feed: Arc<cmk_store::feed::FeedStatus>,
+    pub metrics: metrics::Metrics,
 }
 
 /// A server that is accepting connections.
@@ -119,6 +139,8 @@ pub struct RunningServer {
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     scheduler: tokio::task::JoinHandle<()>,
     key_monitor: tokio::task::JoinHandle<()>,
+    relay: tokio::task::JoinHandle<()>,
+    _feed: cmk_store::feed::Feed,
     /// Released when the server is dropped.
     _data_dir_lock: Option<std::fs::File>,
 }
@@ -135,6 +157,7 @@ impl RunningServer {
         let result = self.task.await;
         self.scheduler.abort();
         self.key_monitor.abort();
+        self.relay.abort();
         match result {
             Ok(result) => result.map_err(|e| ServerError::Io(format!("server: {e}"))),
             Err(e) => Err(ServerError::Io(format!("server task: {e}"))),
@@ -170,16 +193,116 @@ fn lock_data_dir(settings: &Settings) -> Result<Option<std::fs::File>, ServerErr
     }
 }
 
-async fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, ServerError> {
-    Ok(match &settings.postgres_url {
-        Some(url) => Arc::new(cmk_store_postgres::PostgresStore::connect(url).await?),
-        // The embedded store belongs to this process alone, so reads can be served from memory; account
-        // content is never cached, so it stays bounded and nothing is served from memory after revocation.
-        None => Arc::new(
-            cmk_store::CachingStore::new(cmk_store_sqlite::SqliteStore::open(&settings.data_dir.join("cmk.db")).await?)
-                .without_caching(cmk_account::CONTENT_PREFIX),
-        ),
+/// The store with its record cache in front and the change feed follower that keeps the cache a view of what
+/// every node commits.
+struct OpenStore {
+    store: Arc<dyn Store>,
+    feed: cmk_store::feed::Feed,
+    cache_stats: Arc<dyn Fn() -> cmk_store::CacheStats + Send + Sync>,
+}
+
+async fn open_store(settings: &Settings) -> Result<OpenStore, ServerError> {
+    match &settings.postgres_url {
+        // Other nodes write the same database: the cache serves only while the feed keeps it fresh.
+        Some(url) => with_cache(cmk_store_postgres::PostgresStore::connect(url).await?, true).await,
+        None => {
+            with_cache(
+                cmk_store_sqlite::SqliteStore::open(&settings.data_dir.join("cmk.db")).await?,
+                false,
+            )
+            .await
+        }
+    }
+}
+
+async fn with_cache<S: Store>(inner: S, shared: bool) -> Result<OpenStore, ServerError> {
+    // Account content is never cached, so memory stays bounded and nothing is served from memory after
+    // revocation.
+    let cache = cmk_store::CachingStore::new(inner).without_caching(cmk_account::CONTENT_PREFIX);
+    let cache = Arc::new(if shared { cache.shared() } else { cache });
+    let feed = cmk_store::feed::Feed::start(cache.clone(), Some(cache.clone())).await?;
+    let stats = cache.clone();
+    Ok(OpenStore {
+        store: cache,
+        feed,
+        cache_stats: Arc::new(move || stats.stats()),
     })
+}
+
+/// The names clients use: from the public URL when one is configured, else from the suffix and the port.
+fn public_urls(settings: &Settings, local_addr: SocketAddr) -> Result<PublicUrls, ServerError> {
+    match &settings.public_url {
+        Some(url) => {
+            let urls = PublicUrls::from_public_url(url).map_err(ServerError::Config)?;
+            if settings.dns_suffix != "localhost" && settings.dns_suffix != urls.dns_suffix {
+                return Err(ServerError::Config(format!(
+                    "the DNS suffix '{}' and the public URL {url} disagree; the public URL alone is enough",
+                    settings.dns_suffix
+                )));
+            }
+            if settings.public_port.is_some_and(|port| port != urls.port) {
+                return Err(ServerError::Config(format!(
+                    "the public port and the public URL {url} disagree; the public URL alone is enough"
+                )));
+            }
+            Ok(urls)
+        }
+        None if settings.postgres_url.is_some() => Err(ServerError::Config(
+            "with PostgreSQL, every node needs the deployment's public URL (--public-url https://<suffix>:<port>), \
+             so that all of them name the same issuer, audiences and vault URIs"
+                .into(),
+        )),
+        None => Ok(PublicUrls {
+            dns_suffix: settings.dns_suffix.clone(),
+            port: settings.public_port.unwrap_or(local_addr.port()),
+        }),
+    }
+}
+
+/// Initialises a production deployment on an empty store (see [`Directory::initialize_deployment`]): creates
+/// the root key if there is none, records the deployment's names and root key, and creates the first tenant,
+/// subscription and operator. Run again, it changes nothing and says so.
+pub async fn initialize(settings: Settings, names: DeploymentNames) -> Result<Initialization, ServerError> {
+    files::create_private_dir(&settings.data_dir)?;
+    let root_key_file = settings
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| settings.data_dir.join("root.key"));
+    let (root_key, root_key_created) = RootKey::load_or_create(&root_key_file)?;
+    let root_key = Arc::new(root_key);
+    let _data_dir_lock = lock_data_dir(&settings)?;
+    let store = open_store(&settings).await?.store;
+    let urls = public_urls(&settings, settings.listen)?;
+    deployment::check_or_record(store.as_ref(), &urls, settings.public_url.is_some(), &root_key).await?;
+    let directory = Directory::open(
+        store,
+        Arc::new(SystemClock),
+        root_key,
+        DirectoryConfig {
+            authority: urls.authority(),
+            audiences: urls.audiences(),
+            token_lifetime_seconds: settings.token_lifetime_seconds,
+            clock_skew_seconds: 300,
+            domain_suffix: urls.dns_suffix.clone(),
+        },
+    )
+    .await?;
+    let outcome = directory.initialize_deployment(&names).await?;
+    Ok(Initialization {
+        outcome,
+        urls,
+        root_key_file,
+        root_key_created,
+    })
+}
+
+/// What [`initialize`] did.
+pub struct Initialization {
+    pub outcome: Initialized,
+    pub urls: PublicUrls,
+    pub root_key_file: PathBuf,
+    /// Whether the root key file was created now (it must then be copied to every other node).
+    pub root_key_created: bool,
 }
 
 /// Starts a server: everything it needs is created on first start and reused afterwards.
@@ -194,8 +317,19 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         tracing::info!(path = %root_key_file.display(), "generated a new root key");
     }
     let root_key = Arc::new(root_key);
+    if settings.dev && settings.postgres_url.is_some() {
+        return Err(ServerError::Config(
+            "--dev keeps a certificate authority and a shiftable clock of its own, which nodes sharing a database \
+             cannot agree on; initialise a shared deployment with `cmk server init` instead"
+                .into(),
+        ));
+    }
     let data_dir_lock = lock_data_dir(&settings)?;
-    let store = open_store(&settings).await?;
+    let OpenStore {
+        store,
+        feed,
+        cache_stats,
+    } = open_store(&settings).await?;
     tracing::info!(backend = store.backend_name(), "storage open");
 
     let listener = std::net::TcpListener::bind(settings.listen)
@@ -204,10 +338,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         .set_nonblocking(true)
         .map_err(|e| ServerError::Io(e.to_string()))?;
     let local_addr = listener.local_addr().map_err(|e| ServerError::Io(e.to_string()))?;
-    let urls = PublicUrls {
-        dns_suffix: settings.dns_suffix.clone(),
-        port: settings.public_port.unwrap_or(local_addr.port()),
-    };
+    let urls = public_urls(&settings, local_addr)?;
+    deployment::check_or_record(store.as_ref(), &urls, settings.public_url.is_some(), &root_key).await?;
 
     let dev_clock = if settings.dev {
         Some(Arc::new(dev::DevClock::load(store.clone()).await?))
@@ -227,19 +359,23 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
             audiences: urls.audiences(),
             token_lifetime_seconds: settings.token_lifetime_seconds,
             clock_skew_seconds: 300,
-            domain_suffix: settings.dns_suffix.clone(),
+            domain_suffix: urls.dns_suffix.clone(),
         },
     )
     .await?;
+    if !settings.dev && !directory.has_operator().await? {
+        return Err(ServerError::Config(
+            "this store has no operator yet; initialise the deployment first with `cmk server init` \
+             (same storage and root key), or start with --dev for development"
+                .into(),
+        ));
+    }
 
     let (tls_config, ca_file) = match (&settings.tls_cert, &settings.tls_key) {
         (Some(cert), Some(key)) => (tls::config_from_files(cert, key)?, None),
         (None, None) if settings.dev => {
             let ca = tls::DevCa::load_or_create(&settings.data_dir.join("tls"), &root_key)?;
-            (
-                ca.issue_server_config(&settings.dns_suffix)?,
-                Some(ca.cert_file.clone()),
-            )
+            (ca.issue_server_config(&urls.dns_suffix)?, Some(ca.cert_file.clone()))
         }
         (None, None) => {
             return Err(ServerError::Config(
@@ -269,7 +405,10 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
     let vault_client = vault_client::HttpVaultClient::new(
         directory.clone(),
         urls.vault_resource(),
-        local_addr,
+        vault_client::OwnVaults {
+            dns_suffix: urls.dns_suffix.clone(),
+            address: settings.own_vault_address.unwrap_or(local_addr),
+        },
         trusted_ca.as_deref(),
     )
     .map_err(ServerError::Tls)?;
@@ -295,6 +434,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         .account_key_events
         .then(|| (vaults.subscribe(), directory.subscribe_authorization()));
     let key_monitor = tokio::spawn(run_key_monitor(accounts.clone(), events));
+    let relay = tokio::spawn(relay_feed(feed.subscribe(), vaults.clone(), directory.clone()));
     let scheduler = tokio::spawn(run_rotation_schedule(vaults.clone(), accounts.clone(), settings.dev));
     let audit = cmk_vault::audit::AuditLog::start(store.clone()).map_err(|e| ServerError::Io(e.to_string()))?;
     let state = AppState {
@@ -304,6 +444,11 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         audit,
         urls: Arc::new(urls.clone()),
         dev_clock,
+        node: Arc::new(NodeState {
+            store: store.clone(),
+            feed: feed.status.clone(),
+            metrics: metrics::Metrics::new(feed.status.clone(), cache_stats),
+        }),
     };
     let app = routes::app(state);
     let handle = axum_server::Handle::new();
@@ -327,6 +472,8 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         task,
         scheduler,
         key_monitor,
+        relay,
+        _feed: feed,
         _data_dir_lock: data_dir_lock,
     })
 }
@@ -353,6 +500,28 @@ async fn run_rotation_schedule(vaults: cmk_vault::Vaults, accounts: cmk_account:
         }
         if let Err(e) = accounts.sweep_pending().await {
             tracing::warn!(error = %e, "deleting unreferenced content failed; retrying at the next tick");
+        }
+    }
+}
+
+/// Turns what other nodes committed, as the change feed tells it, into the events of this node's domain
+/// services, so that everything that listens to them (the key monitor) hears of changes made anywhere.
+async fn relay_feed(
+    mut feed: tokio::sync::broadcast::Receiver<cmk_store::feed::FeedEvent>,
+    vaults: cmk_vault::Vaults,
+    directory: Directory,
+) {
+    use cmk_store::feed::FeedEvent;
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        match feed.recv().await {
+            Ok(FeedEvent::Changed(changes)) => {
+                let keys = || changes.iter().map(|c| c.key.as_str());
+                vaults.relay_changes(keys());
+                directory.relay_changes(keys());
+            }
+            Ok(FeedEvent::Everything) | Err(RecvError::Lagged(_)) => directory.relay_everything(),
+            Err(RecvError::Closed) => return,
         }
     }
 }

@@ -10,6 +10,33 @@ pub struct PublicUrls {
 }
 
 impl PublicUrls {
+    /// The names of a deployment from its one public URL, `https://{suffix}[:{port}][/]`: the host is the DNS
+    /// suffix every plane's host ends with, and the port the one clients connect to (443 when absent).
+    pub fn from_public_url(text: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("the public URL '{text}' {why}; it takes the form https://<dns suffix>[:port]");
+        let rest = text
+            .strip_prefix("https://")
+            .ok_or_else(|| bad("does not start with https://"))?;
+        let authority = rest.strip_suffix('/').unwrap_or(rest);
+        if authority.is_empty() || authority.contains(['/', '?', '#', '@']) {
+            return Err(bad("has more than a host and a port"));
+        }
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (
+                host,
+                port.parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| bad("has an invalid port"))?,
+            ),
+            None => (authority, 443),
+        };
+        Ok(Self {
+            dns_suffix: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
     fn host_port(&self, host: &str) -> String {
         if self.port == 443 {
             host.to_owned()
@@ -108,5 +135,28 @@ mod tests {
             port: 443,
         };
         assert_eq!(standard.authority(), "https://cmk.example");
+    }
+
+    #[test]
+    fn a_public_url_gives_the_suffix_and_port() {
+        let urls = PublicUrls::from_public_url("https://CMK.example:9443/");
+        assert_eq!(
+            urls.as_ref().map(|u| (u.dns_suffix.as_str(), u.port)),
+            Ok(("cmk.example", 9443))
+        );
+        assert_eq!(urls.map(|u| u.authority()), Ok("https://cmk.example:9443".to_owned()));
+        assert_eq!(
+            PublicUrls::from_public_url("https://cmk.example").map(|u| u.port),
+            Ok(443)
+        );
+        for bad in [
+            "http://cmk.example",
+            "https://",
+            "https://cmk.example:0",
+            "https://cmk.example/path",
+            "https://a:b",
+        ] {
+            assert!(PublicUrls::from_public_url(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The account service's way to a vault: HTTPS to the vault's data plane, as a client outside the server would
-//! call it, with tokens of the account's managed identity. Calls to this deployment's own vaults go out and
-//! back in over the loopback interface, through the same authentication, authorization and audit as any
-//! other client's.
+//! call it, with tokens of the account's managed identity. Calls to this deployment's own vaults go to the
+//! configured address (this node's own listener unless told otherwise, never wherever the public name happens
+//! to resolve), through the same authentication, authorization and audit as any other client's.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -21,17 +21,51 @@ const API_VERSION: &str = "7.6";
 /// A cached token is renewed this long before it expires.
 const TOKEN_RENEWAL_SECONDS: i64 = 300;
 
-/// Sends `localhost` and `*.localhost` (RFC 6761 loopback names) to this server's own listener; every other
-/// name goes to the system resolver.
-struct LoopbackResolver(SocketAddr);
+/// Where the vaults of this deployment are reached: hosts under its DNS suffix (and `*.localhost`, RFC 6761
+/// loopback names) go to `address`, whatever port their URL names; every other name goes to the system resolver.
+#[derive(Debug, Clone)]
+pub(crate) struct OwnVaults {
+    pub dns_suffix: String,
+    pub address: SocketAddr,
+}
 
-impl reqwest::dns::Resolve for LoopbackResolver {
+impl OwnVaults {
+    fn is_own(&self, host: &str) -> bool {
+        let host = host.to_ascii_lowercase();
+        host == "localhost"
+            || host.ends_with(".localhost")
+            || host == self.dns_suffix
+            || host
+                .strip_suffix(&self.dns_suffix)
+                .is_some_and(|rest| rest.ends_with('.'))
+    }
+
+    /// The URL to send: for a vault of this deployment, the same URL with the port of `address`, since a
+    /// resolver can choose the address but the port always comes from the URL. The host stays, so TLS checks
+    /// the vault's own name and the vault sees its own host.
+    fn route(&self, url: &str) -> String {
+        match reqwest::Url::parse(url) {
+            Ok(mut parsed) if parsed.host_str().is_some_and(|h| self.is_own(h)) => {
+                if parsed.set_port(Some(self.address.port())).is_ok() {
+                    parsed.to_string()
+                } else {
+                    url.to_owned()
+                }
+            }
+            _ => url.to_owned(),
+        }
+    }
+}
+
+struct OwnVaultResolver(OwnVaults);
+
+impl reqwest::dns::Resolve for OwnVaultResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let own = self.0;
+        let own = self.0.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            if host == "localhost" || host.ends_with(".localhost") {
-                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(own));
+            if own.is_own(&host) {
+                let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(own.address));
                 return Ok(addrs);
             }
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 443)).await?.collect();
@@ -47,29 +81,30 @@ pub(crate) struct HttpVaultClient {
     /// The audience of vault tokens.
     vault_resource: String,
     tokens: Mutex<HashMap<IdentityRef, (SecretString, Timestamp)>>,
+    own: OwnVaults,
 }
 
 impl HttpVaultClient {
-    /// `own_listener`: where loopback names lead; `trusted_ca`: a PEM certificate to trust besides the
-    /// system's roots (the development CA).
+    /// `own`: where this deployment's vaults are reached; `trusted_ca`: PEM certificates to trust besides the
+    /// system's roots (the development CA, or the certificate chain the server was given).
     pub fn new(
         directory: Directory,
         vault_resource: String,
-        own_listener: SocketAddr,
+        mut own: OwnVaults,
         trusted_ca: Option<&[u8]>,
     ) -> Result<Self, String> {
-        let own = match own_listener.ip() {
-            ip if ip.is_unspecified() => SocketAddr::from(([127, 0, 0, 1], own_listener.port())),
-            _ => own_listener,
-        };
+        if own.address.ip().is_unspecified() {
+            own.address = SocketAddr::from(([127, 0, 0, 1], own.address.port()));
+        }
         let mut builder = reqwest::Client::builder()
-            .dns_resolver(Arc::new(LoopbackResolver(own)))
+            .dns_resolver(Arc::new(OwnVaultResolver(own.clone())))
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .pool_max_idle_per_host(4);
         if let Some(pem) = trusted_ca {
-            let ca = reqwest::Certificate::from_pem(pem).map_err(|e| format!("the CA certificate: {e}"))?;
-            builder = builder.tls_certs_merge([ca]);
+            // Every certificate of the file: a server's chain file ends with the CA that issued it.
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("the CA certificate: {e}"))?;
+            builder = builder.tls_certs_merge(certs);
         }
         let http = builder.build().map_err(|e| format!("the vault client: {e}"))?;
         Ok(Self {
@@ -77,6 +112,7 @@ impl HttpVaultClient {
             directory,
             vault_resource,
             tokens: Mutex::new(HashMap::new()),
+            own,
         })
     }
 
@@ -130,7 +166,10 @@ impl HttpVaultClient {
             let token = self.token(identity).await?;
             let mut request = self
                 .http
-                .request(method.clone(), format!("{url}?api-version={API_VERSION}"))
+                .request(
+                    method.clone(),
+                    format!("{}?api-version={API_VERSION}", self.own.route(url)),
+                )
                 .bearer_auth(token.expose());
             if let Some(body) = &body {
                 request = request.json(body);
@@ -212,7 +251,7 @@ impl KeyVaultClient for HttpVaultClient {
     async fn vault_facts(&self, vault_uri: &str) -> Result<VaultFacts, VaultCallError> {
         let response = self
             .http
-            .get(format!("{vault_uri}keys?api-version={API_VERSION}"))
+            .get(format!("{}keys?api-version={API_VERSION}", self.own.route(vault_uri)))
             .send()
             .await
             .map_err(|e| VaultCallError::VaultNotFound(without_url(&e)))?;
@@ -292,5 +331,38 @@ impl KeyVaultClient for HttpVaultClient {
 
     fn forget_identity(&self, identity: IdentityRef) {
         self.forget_token(identity);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OwnVaults;
+
+    #[test]
+    fn own_vault_urls_keep_their_host_and_take_the_configured_port() {
+        let own = OwnVaults {
+            dns_suffix: "cmk.example".into(),
+            address: "10.0.0.5:9001".parse().unwrap_or_else(|_| unreachable!()),
+        };
+        assert_eq!(
+            own.route("https://kv1.vault.cmk.example:8443/keys/k"),
+            "https://kv1.vault.cmk.example:9001/keys/k"
+        );
+        assert_eq!(
+            own.route("https://kv1.vault.cmk.example/"),
+            "https://kv1.vault.cmk.example:9001/"
+        );
+        assert_eq!(
+            own.route("https://kv1.vault.localhost:8443/"),
+            "https://kv1.vault.localhost:9001/"
+        );
+        assert_eq!(
+            own.route("https://kv1.vault.azure.net/"),
+            "https://kv1.vault.azure.net/"
+        );
+        assert_eq!(
+            own.route("https://kv1.vault.notcmk.example/"),
+            "https://kv1.vault.notcmk.example/"
+        );
     }
 }

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::ManagementCaller;
-use crate::body::JsonBody;
+use crate::body::{JsonBody, OptionalJsonBody};
 use crate::error::ApiError;
 
 pub(super) fn router(dev: bool) -> Router<AppState> {
@@ -27,11 +27,15 @@ pub(super) fn router(dev: bool) -> Router<AppState> {
         .route("/cmk/admin/tenants/{tenant}/subscriptions", post(create_subscription))
         .route(
             "/cmk/admin/tenants/{tenant}/servicePrincipals",
-            post(create_service_principal),
+            post(create_service_principal).get(list_service_principals),
         )
         .route(
             "/cmk/admin/tenants/{tenant}/servicePrincipals/{client}",
             axum::routing::delete(delete_service_principal),
+        )
+        .route(
+            "/cmk/admin/tenants/{tenant}/servicePrincipals/{client}/resetSecret",
+            post(reset_secret),
         )
         .route("/cmk/admin/subscriptions/{subscription}/owners", post(add_owner))
         .route("/cmk/admin/audit", get(read_audit))
@@ -178,6 +182,76 @@ async fn create_service_principal(
         .into_response())
 }
 
+/// A principal as the admin API shows it: never a secret, only each secret's id, first characters and age.
+fn principal_json(principal: &cmk_directory::model::ServicePrincipal) -> Value {
+    json!({
+        "tenantId": principal.tenant_id.to_string(),
+        "clientId": principal.client_id.to_string(),
+        "objectId": principal.object_id.to_string(),
+        "displayName": principal.display_name,
+        "operator": principal.operator,
+        "createdOn": principal.created.to_rfc3339(),
+        "secrets": principal.secrets.iter().map(|s| json!({
+            "id": s.id.to_string(),
+            "hint": s.hint,
+            "createdOn": s.created.to_rfc3339(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+fn client_id(tenant: &TenantId, client: &str) -> Result<cmk_directory::model::ClientId, ApiError> {
+    cmk_directory::model::ClientId::parse(client).ok_or_else(|| {
+        DirectoryError::ClientNotFound {
+            client_id: client.to_owned(),
+            tenant: tenant.to_string(),
+        }
+        .into()
+    })
+}
+
+async fn list_service_principals(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    Path(tenant): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let operator = operator(&state, &caller).await?;
+    let principals = state
+        .directory
+        .list_service_principals(&operator, &tenant_id(&tenant)?)
+        .await?;
+    Ok(Json(
+        json!({ "value": principals.iter().map(principal_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResetSecretBody {
+    /// Keep the principal's other secrets (the new one is added), as `az ad sp credential reset --append`.
+    #[serde(default)]
+    append: bool,
+}
+
+/// Gives a principal a new client secret, shown in this answer only; by default its other secrets stop working.
+async fn reset_secret(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+    Path((tenant, client)): Path<(String, String)>,
+    OptionalJsonBody(body): OptionalJsonBody<ResetSecretBody>,
+) -> Result<Json<Value>, ApiError> {
+    let operator = operator(&state, &caller).await?;
+    let tenant = tenant_id(&tenant)?;
+    let client = client_id(&tenant, &client)?;
+    let keep_old = body.append;
+    let (principal, secret) = state
+        .directory
+        .reset_client_secret(&operator, &tenant, &client, keep_old)
+        .await?;
+    let mut value = principal_json(&principal);
+    value["clientSecret"] = json!(secret.expose());
+    Ok(Json(value))
+}
+
 /// Deletes a service principal and its role assignments; its tokens stop working at once.
 async fn delete_service_principal(
     State(state): State<AppState>,
@@ -186,10 +260,7 @@ async fn delete_service_principal(
 ) -> Result<Json<Value>, ApiError> {
     let operator = operator(&state, &caller).await?;
     let tenant = tenant_id(&tenant)?;
-    let client_id = cmk_directory::model::ClientId::parse(&client).ok_or_else(|| DirectoryError::ClientNotFound {
-        client_id: client.clone(),
-        tenant: tenant.to_string(),
-    })?;
+    let client_id = client_id(&tenant, &client)?;
     let deleted = state
         .directory
         .delete_service_principal(&operator, &tenant, &client_id)

@@ -5,6 +5,7 @@ mod admin;
 pub(crate) mod arm;
 mod authorization;
 mod directory;
+mod health;
 mod identity;
 pub(crate) mod keyvault;
 
@@ -19,11 +20,13 @@ use tower::ServiceExt;
 
 use crate::AppState;
 use crate::error::ApiError;
+use crate::metrics::Plane;
 
 /// The whole application. The ARM path normalization has to run before routing, so the routed application
 /// sits behind an outer router whose middleware rewrites the URI first.
 pub(crate) fn app(state: AppState) -> Router {
     let main = Router::new()
+        .merge(health::router())
         .merge(directory::router())
         .merge(identity::router())
         .merge(arm::router(state.clone()))
@@ -74,7 +77,7 @@ pub(crate) fn app(state: AppState) -> Router {
     Router::new()
         .fallback(dispatch)
         .layer(middleware::map_request(arm::normalize_request_path))
-        .layer(middleware::from_fn(log_requests))
+        .layer(middleware::from_fn_with_state(state, log_requests))
 }
 
 /// For an ARM path `{scope}/providers/Microsoft.Authorization/{rest}` (already normalized to lower-case fixed
@@ -159,10 +162,23 @@ fn loggable_path(path: &str) -> String {
 
 /// One log line per request, with a request id that is also returned to the client. Query strings, headers
 /// and bodies are never logged: they may carry secrets.
-async fn log_requests(mut request: Request, next: Next) -> Response {
+async fn log_requests(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let path = loggable_path(request.uri().path());
+    let host = request_host(&request);
+    let plane = match host.as_deref() {
+        Some(h) if keyvault::vault_of_host(h, &state.urls.dns_suffix).is_some() => Plane::Vault,
+        Some(h) if account_data::subdomain_of_host(h, &state.urls.dns_suffix).is_some() => Plane::Account,
+        _ => Plane::Management,
+    };
+    let key_operation = (plane == Plane::Vault)
+        .then(|| crate::metrics::key_operation_of(&path))
+        .flatten();
     let request_id = cmk_crypto::random::random_uuid()
         .map(|u| u.to_string())
         .unwrap_or_default();
@@ -174,6 +190,10 @@ async fn log_requests(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-ms-request-id", value.clone());
         response.headers_mut().insert("x-ms-correlation-request-id", value);
     }
+    state
+        .node
+        .metrics
+        .record(plane, response.status().as_u16(), started.elapsed(), key_operation);
     tracing::info!(
         %method,
         path,

@@ -101,6 +101,23 @@ pub enum SpCommand {
         #[arg(long)]
         operator: bool,
     },
+    /// List the service principals of a tenant (never their secrets: each secret's id, first characters, age).
+    #[command(after_help = "Example:\n  cmk admin sp list --tenant TENANT")]
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Give a service principal a new secret, shown once; its other secrets stop working unless --append.
+    #[command(after_help = "Example:\n  cmk admin sp reset-secret --tenant TENANT --client-id CLIENT_ID")]
+    ResetSecret {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long)]
+        client_id: String,
+        /// Keep the other secrets working (for a rollover without downtime).
+        #[arg(long)]
+        append: bool,
+    },
     /// Delete a service principal and its role assignments; its tokens stop working at once.
     #[command(after_help = "Example:\n  cmk admin sp delete --tenant TENANT --client-id CLIENT_ID")]
     Delete {
@@ -195,6 +212,27 @@ pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Valu
                     Method::POST,
                     &format!("/tenants/{tenant}/servicePrincipals"),
                     Some(&json!({ "displayName": display_name, "operator": operator })),
+                )
+                .await?
+            }
+            SpCommand::List { tenant } => admin(
+                session,
+                Method::GET,
+                &format!("/tenants/{tenant}/servicePrincipals"),
+                None,
+            )
+            .await?["value"]
+                .take(),
+            SpCommand::ResetSecret {
+                tenant,
+                client_id,
+                append,
+            } => {
+                admin(
+                    session,
+                    Method::POST,
+                    &format!("/tenants/{tenant}/servicePrincipals/{client_id}/resetSecret"),
+                    Some(&json!({ "append": append })),
                 )
                 .await?
             }

@@ -10,8 +10,8 @@ mod keys;
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use cmk_directory::tokens::TenantRule;
@@ -42,17 +42,6 @@ pub(crate) fn router(state: AppState) -> Router<AppState> {
 /// The vault named by `host` (`kv1.vault.localhost:8443` → `kv1`), if it is a vault host of this deployment.
 pub(crate) fn vault_of_host(host: &str, dns_suffix: &str) -> Option<String> {
     super::label_before(host, "vault", dns_suffix)
-}
-
-/// `scheme://host[:port]` as the client called it: key ids must name the host the client used.
-pub(crate) fn base_url(headers: &HeaderMap, parts_uri: &axum::http::Uri) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| parts_uri.authority().map(|a| a.to_string()))
-        .unwrap_or_default();
-    format!("https://{host}")
 }
 
 async fn require_api_version(request: Request, next: Next) -> Response {
@@ -157,7 +146,8 @@ impl FromRequestParts<AppState> for VaultCaller {
             Err(other) => return Err(other.into()),
         };
         crate::audit::note_caller(parts, &token);
-        let base = base_url(&parts.headers, &parts.uri);
+        // Key ids name the vault as the deployment's public URL does, whichever node or port answered.
+        let base = state.urls.vault_uri(&name).trim_end_matches('/').to_owned();
         Ok(VaultCaller { vault, token, base })
     }
 }
