@@ -22,7 +22,14 @@ pub struct LoginArgs {
     #[arg(long, short = 'u')]
     client_id: Option<String>,
     /// Client secret [default: from dev-credentials.json].
-    #[arg(long, short = 'p', env = "CMK_CLIENT_SECRET", hide_env_values = true)]
+    // Secrets are base64url and may start with '-'.
+    #[arg(
+        long,
+        short = 'p',
+        env = "CMK_CLIENT_SECRET",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
     client_secret: Option<String>,
     /// Subscription to work in [default: from dev-credentials.json, else the first one].
     #[arg(long)]

@@ -1,11 +1,13 @@
-//! Several `cmk server` processes on one PostgreSQL database behind a TCP balancer, as a production deployment
-//! runs: initialised with `cmk server init`, driven with the `cmk` client through the balancer, and checked
+//! Production deployments, initialised with `cmk server init` and started without `--dev`: one node on SQLite,
+//! administered by its operator; and several `cmk server` processes on one PostgreSQL database behind a TCP
+//! balancer, as a production deployment runs: initialised with `cmk server init`, driven with the `cmk` client through the balancer, and checked
 //! node by node. A revocation through one node is enforced by another within a second even when the first dies
 //! right after; rotation is followed everywhere; concurrent writes through both nodes and a `kill -9` under load
 //! lose no acknowledged write; a node frozen by SIGSTOP, or a session holding the store's ordering point, holds
 //! the others up for at most the store's lock timeout and then gets `503` with `Retry-After`.
 //!
-//! Needs `CMK_TEST_POSTGRES_URL` (see `scripts/lib/postgres.sh`); skipped without it, except in CI.
+//! The PostgreSQL test needs `CMK_TEST_POSTGRES_URL` (see `scripts/lib/postgres.sh`); it is skipped without it,
+//! except in CI.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
@@ -135,7 +137,8 @@ struct Node {
 
 struct Deployment {
     dir: tempfile::TempDir,
-    database: String,
+    /// `None`: SQLite, in one data folder that initialisation and the one node share.
+    database: Option<String>,
     public_url: String,
     ca_file: PathBuf,
     cert_file: PathBuf,
@@ -156,13 +159,17 @@ impl Deployment {
 
     fn server_command_at(&self, data: &str, public_url: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cmk"));
+        command.arg("server").args(["--public-url", public_url]);
+        match &self.database {
+            Some(database) => command
+                .args(["--storage", database])
+                .arg("--data-dir")
+                .arg(self.dir.path().join(data)),
+            None => command.arg("--data-dir").arg(self.dir.path().join("sqlite")),
+        };
         command
-            .arg("server")
-            .args(["--storage", &self.database, "--public-url", public_url])
             .arg("--root-key-file")
             .arg(self.root_key())
-            .arg("--data-dir")
-            .arg(self.dir.path().join(data))
             .stdin(Stdio::null())
             .kill_on_drop(true);
         command
@@ -266,9 +273,7 @@ impl reqwest::dns::Resolve for Loopback {
     }
 }
 
-async fn deployment() -> Option<Deployment> {
-    let server = postgres_url()?;
-    let database = fresh_database(&server).await;
+async fn deployment(database: Option<String>) -> Deployment {
     let dir = tempfile::tempdir().unwrap();
     let (ca_file, cert_file, key_file) = certificates(dir.path());
     let balancer = Balancer::start().await;
@@ -318,7 +323,12 @@ async fn deployment() -> Option<Deployment> {
         assert_eq!(mode & 0o777, 0o600, "the operator's secret file is readable by others");
     }
     deployment.operator = serde_json::from_slice(&std::fs::read(&secret_file).unwrap()).unwrap();
-    Some(deployment)
+    deployment
+}
+
+async fn postgres_deployment() -> Option<Deployment> {
+    let database = fresh_database(&postgres_url()?).await;
+    Some(deployment(Some(database)).await)
 }
 
 fn is_refusal(status: StatusCode, body: &Value, code: &str) -> bool {
@@ -333,7 +343,7 @@ async fn get(http: &reqwest::Client, url: &str, token: &str) -> (StatusCode, Val
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nodes_on_one_postgresql_keep_every_promise_of_one_node() {
-    let Some(d) = deployment().await else { return };
+    let Some(d) = postgres_deployment().await else { return };
     let mut a = d.start_node("a").await;
     let b = d.start_node("b").await;
     d.balancer.send_to(&[&a, &b]);
@@ -725,7 +735,9 @@ async fn nodes_on_one_postgresql_keep_every_promise_of_one_node() {
 
     // A session holding the ordering point (a frozen commit): the conflicting write is refused within two
     // seconds with 503 and Retry-After in Azure's shape, and reads go on.
-    let mut holder = sqlx::PgConnection::connect(&d.database).await.unwrap();
+    let mut holder = sqlx::PgConnection::connect(d.database.as_deref().unwrap())
+        .await
+        .unwrap();
     holder
         .execute("BEGIN; UPDATE store_revision SET revision = revision WHERE id = 1")
         .await
@@ -775,4 +787,125 @@ async fn nodes_on_one_postgresql_keep_every_promise_of_one_node() {
     );
     assert!(metrics.contains("cmk_feed_lag_seconds"), "{metrics}");
     drop(c);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_on_sqlite_is_initialised_and_administered_by_its_operator() {
+    // Before initialisation a production start is refused, naming the command that initialises.
+    let dir = tempfile::tempdir().unwrap();
+    let (_, cert, key) = certificates(dir.path());
+    let refused = Command::new(env!("CARGO_BIN_EXE_cmk"))
+        .args(["server", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("empty"))
+        .arg("--tls-cert")
+        .arg(&cert)
+        .arg("--tls-key")
+        .arg(&key)
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("cmk server init"));
+
+    let d = deployment(None).await;
+    let node = d.start_node("sqlite").await;
+    d.balancer.send_to(&[&node]);
+    let tenant = d.field("tenantId").to_owned();
+    d.cmk(&[
+        "login",
+        "--tenant",
+        &tenant,
+        "-u",
+        d.field("clientId"),
+        "-p",
+        d.field("clientSecret"),
+        "--ca-file",
+        d.ca_file.to_str().unwrap(),
+        "--output",
+        "none",
+    ])
+    .await;
+    // The operator owns the first subscription, and nothing of a development start is there.
+    let management = d
+        .token(node.addr.port(), &format!("https://localhost:{}", d.balancer.port))
+        .await;
+    let (status, subscriptions) = get(
+        &d.http,
+        &format!(
+            "https://localhost:{}/subscriptions?api-version=2022-12-01",
+            node.addr.port()
+        ),
+        &management,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let ids: Vec<&str> = subscriptions["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["subscriptionId"].as_str())
+        .collect();
+    assert_eq!(ids, [d.field("subscriptionId")], "{subscriptions}");
+    d.cmk(&["group", "create", "--name", "rg", "--location", "westus2"])
+        .await;
+
+    // Principals: create, list (no secrets), reset a secret (the old one stops working), delete.
+    let created = d
+        .cmk(&["admin", "sp", "create", "--tenant", &tenant, "--display-name", "team-a"])
+        .await;
+    let team = created["clientId"].as_str().unwrap().to_owned();
+    let old_secret = created["clientSecret"].as_str().unwrap().to_owned();
+    let listed = d.cmk(&["admin", "sp", "list", "--tenant", &tenant]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 2, "{listed}");
+    assert!(!listed.to_string().contains(&old_secret), "a listing showed a secret");
+    assert!(listed.to_string().contains("hint"));
+    let reset = d
+        .cmk(&["admin", "sp", "reset-secret", "--tenant", &tenant, "--client-id", &team])
+        .await;
+    let new_secret = reset["clientSecret"].as_str().unwrap().to_owned();
+    let token_status = |secret: String| {
+        let (http, tenant, team, port, public) = (
+            d.http.clone(),
+            tenant.clone(),
+            team.clone(),
+            node.addr.port(),
+            d.balancer.port,
+        );
+        async move {
+            http.post(format!("https://localhost:{port}/{tenant}/oauth2/v2.0/token"))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("client_id", team.as_str()),
+                    ("client_secret", secret.as_str()),
+                    ("scope", &format!("https://localhost:{public}/.default")),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(token_status(old_secret).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(token_status(new_secret).await, StatusCode::OK);
+    d.cmk(&["admin", "sp", "delete", "--tenant", &tenant, "--client-id", &team])
+        .await;
+
+    // The last operator stays.
+    let output = Command::new(env!("CARGO_BIN_EXE_cmk"))
+        .args([
+            "admin",
+            "sp",
+            "delete",
+            "--tenant",
+            &tenant,
+            "--client-id",
+            d.field("clientId"),
+        ])
+        .env("CMK_CONFIG_DIR", d.dir.path().join("client"))
+        .env("CMK_SERVER", format!("https://localhost:{}", d.balancer.port))
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("LastOperator"));
 }
