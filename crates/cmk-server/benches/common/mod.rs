@@ -268,3 +268,132 @@ pub fn start_server_process_with(binary: &std::path::Path, core: Option<usize>, 
         _dir: dir,
     }
 }
+
+/// A free port of 127.0.0.1 (bound, then released): a production node needs its public URL before it listens.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Files every node of one production deployment shares: its certificate chain and key (for `localhost` and its
+/// vault and account wildcards, issued by a CA of its own), and the root key.
+pub struct SharedFiles {
+    pub dir: tempfile::TempDir,
+    pub ca_file: std::path::PathBuf,
+}
+
+pub fn shared_files() -> SharedFiles {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let names = [
+        "localhost",
+        "*.localhost",
+        "*.vault.localhost",
+        "*.cognitiveservices.localhost",
+    ];
+    let params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &Issuer::new(ca_params, &ca_key)).unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    std::fs::write(dir.path().join("server.pem"), format!("{}{}", cert.pem(), ca.pem())).unwrap();
+    std::fs::write(dir.path().join("server.key"), key.serialize_pem()).unwrap();
+    SharedFiles { dir, ca_file }
+}
+
+/// The settings of one production node (no `--dev`) of the deployment whose public port is `public_port`.
+pub fn production_settings(
+    shared: &SharedFiles,
+    postgres_url: Option<&str>,
+    public_port: u16,
+    listen_port: u16,
+    data_dir: std::path::PathBuf,
+) -> Settings {
+    let mut settings = Settings::new(data_dir);
+    settings.listen = std::net::SocketAddr::from(([127, 0, 0, 1], listen_port));
+    settings.public_url = Some(format!("https://localhost:{public_port}"));
+    settings.postgres_url = postgres_url.map(str::to_owned);
+    settings.tls_cert = Some(shared.dir.path().join("server.pem"));
+    settings.tls_key = Some(shared.dir.path().join("server.key"));
+    settings.root_key_file = Some(shared.dir.path().join("root.key"));
+    settings
+}
+
+/// Initialises a production deployment (`cmk server init`) and starts `nodes` nodes of it in this process, the
+/// first listening on the public port; their credentials are the operator's, with a resource group `bench`.
+pub async fn start_production(postgres_url: Option<&str>, nodes: usize) -> (SharedFiles, Vec<BenchServer>) {
+    let shared = shared_files();
+    let public_port = free_port();
+    let names = cmk_server::DeploymentNames {
+        tenant: "bench".into(),
+        subscription: "bench".into(),
+        operator: "bench operator".into(),
+    };
+    let init = production_settings(
+        &shared,
+        postgres_url,
+        public_port,
+        public_port,
+        shared.dir.path().join("node-0"),
+    );
+    let done = cmk_server::initialize(init, names).await.unwrap();
+    let cmk_server::Initialized::Created { defaults, secret } = done.outcome else {
+        panic!("the store was initialised before")
+    };
+    let authority = format!("https://localhost:{public_port}");
+    let creds = DevCredentials {
+        tenant_id: defaults.tenant_id.to_string(),
+        subscription_id: defaults.subscription_id.to_string(),
+        resource_group: "bench".into(),
+        client_id: defaults.client_id.to_string(),
+        client_secret: secret.expose().to_owned(),
+        authority: authority.clone(),
+        management_endpoint: format!("{authority}/"),
+        management_scope: format!("{authority}/.default"),
+        vault_dns_suffix: ".vault.localhost".into(),
+        ca_file: shared.ca_file.display().to_string(),
+    };
+    let mut servers = Vec::new();
+    for node in 0..nodes {
+        let listen = if node == 0 { public_port } else { free_port() };
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = if postgres_url.is_some() {
+            dir.path().to_owned()
+        } else {
+            shared.dir.path().join("node-0")
+        };
+        let settings = production_settings(&shared, postgres_url, public_port, listen, data_dir);
+        let server = cmk_server::start(settings).await.unwrap();
+        let addr = server.local_addr;
+        servers.push(BenchServer {
+            server: Some(server),
+            process: None,
+            addr,
+            client: client_for(&creds, addr),
+            creds: creds.clone(),
+            _dir: dir,
+        });
+    }
+    let first = &servers[0];
+    let management = first.token(&creds.management_scope).await;
+    let group = first
+        .client
+        .put(format!(
+            "{authority}/subscriptions/{}/resourcegroups/bench?api-version=2021-04-01",
+            creds.subscription_id
+        ))
+        .bearer_auth(&management)
+        .json(&serde_json::json!({"location": "westus2"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(group.status().is_success(), "{}", group.status());
+    (shared, servers)
+}
