@@ -227,14 +227,14 @@ fn main() {
 
         let mut totals = [[0.0f64; 2]; 2]; // [path][backend]
         for round in 0..ROUNDS {
-            for path in 0..2 {
+            for (path, total) in totals.iter_mut().enumerate() {
                 let backends = if round % 2 == 0 { [0, 1] } else { [1, 0] };
                 for backend in backends {
                     let (node, paths) = match backend {
                         0 => (&sqlite[0], &sqlite_paths),
                         _ => (&nodes[0], &postgres_paths),
                     };
-                    totals[path][backend] += match path {
+                    total[backend] += match path {
                         0 => http_rate(unwrap_call(node, paths)).await,
                         _ => http_rate(content_call(node, paths)).await,
                     };
