@@ -824,6 +824,30 @@ async fn a_single_node_on_sqlite_is_initialised_and_administered_by_its_operator
     assert!(String::from_utf8_lossy(&refused.stderr).contains("cmk server init"));
 
     let d = deployment(None).await;
+    // A node whose root key or DNS suffix differs from the deployment's record refuses to start.
+    let other_key = d.dir.path().join("other.key");
+    let public_url = d.public_url.clone();
+    let other_suffix = public_url.replace("https://localhost", "https://other.localhost");
+    for (url, key, refusal) in [
+        (public_url.as_str(), &other_key, "root key"),
+        (other_suffix.as_str(), &d.root_key(), "DNS suffix"),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_cmk"))
+            .args(["server", "--listen", "127.0.0.1:0", "--public-url", url, "--data-dir"])
+            .arg(d.dir.path().join("sqlite"))
+            .arg("--root-key-file")
+            .arg(key)
+            .arg("--tls-cert")
+            .arg(&d.cert_file)
+            .arg("--tls-key")
+            .arg(&d.key_file)
+            .output()
+            .await
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(refusal), "{stderr}");
+    }
     let node = d.start_node("sqlite").await;
     d.balancer.send_to(&[&node]);
     let tenant = d.field("tenantId").to_owned();
