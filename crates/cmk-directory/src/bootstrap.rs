@@ -6,9 +6,6 @@
 use cmk_crypto::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::authorization::Scope;
-use crate::authorization::assignments::{PrincipalType, RoleAssignment};
-use crate::authorization::roles::ids::OWNER;
 use crate::model::{ClientId, ObjectId, ResourceGroup, SubscriptionId, TenantId, keys};
 use crate::{Directory, DirectoryError, records};
 
@@ -79,19 +76,12 @@ impl Directory {
             object_id: principal.object_id,
         };
         // The development operator owns the development subscription, as a subscription's creator does in Azure.
-        let now = self.clock().now();
-        let owner = RoleAssignment {
-            name: cmk_crypto::random::random_uuid()?,
-            scope: Scope::subscription(subscription.id),
-            role_definition_id: OWNER,
-            principal_id: principal.object_id,
-            principal_type: PrincipalType::ServicePrincipal,
-            description: Some("The development operator owns the development subscription".into()),
-            created_on: now,
-            updated_on: now,
-            created_by: principal.object_id,
-            updated_by: principal.object_id,
-        };
+        let owner = self.subscription_owner(
+            subscription.id,
+            principal.object_id,
+            principal.object_id,
+            Some("The development operator owns the development subscription"),
+        )?;
         let mut writes = vec![
             records::create(keys::tenant(&tenant.id), &tenant)?,
             records::create(keys::subscription(&subscription.id), &subscription)?,
@@ -161,26 +151,19 @@ impl Directory {
         let tenant = self.new_tenant(&names.tenant)?;
         let subscription = self.new_subscription(tenant.id, &names.subscription)?;
         let (principal, secret) = self.new_service_principal(tenant.id, &names.operator, true)?;
-        let now = self.clock().now();
         let defaults = DeploymentDefaults {
             tenant_id: tenant.id,
             subscription_id: subscription.id,
             client_id: principal.client_id,
             object_id: principal.object_id,
-            created: now,
+            created: self.clock().now(),
         };
-        let owner = RoleAssignment {
-            name: cmk_crypto::random::random_uuid()?,
-            scope: Scope::subscription(subscription.id),
-            role_definition_id: OWNER,
-            principal_id: principal.object_id,
-            principal_type: PrincipalType::ServicePrincipal,
-            description: Some("The first operator owns the first subscription".into()),
-            created_on: now,
-            updated_on: now,
-            created_by: principal.object_id,
-            updated_by: principal.object_id,
-        };
+        let owner = self.subscription_owner(
+            subscription.id,
+            principal.object_id,
+            principal.object_id,
+            Some("The first operator owns the first subscription"),
+        )?;
         let mut writes = vec![
             records::create(keys::tenant(&tenant.id), &tenant)?,
             records::create(keys::subscription(&subscription.id), &subscription)?,

@@ -88,18 +88,29 @@ impl Directory {
                 tenant: subscription.tenant_id.to_string(),
             });
         }
+        self.subscription_owner(subscription.id, owner, operator.object_id(), None)
+    }
+
+    /// An assignment of Owner over `subscription` to `owner`, made by `made_by`.
+    pub(crate) fn subscription_owner(
+        &self,
+        subscription: SubscriptionId,
+        owner: ObjectId,
+        made_by: ObjectId,
+        description: Option<&str>,
+    ) -> Result<RoleAssignment, DirectoryError> {
         let now = self.clock().now();
         Ok(RoleAssignment {
             name: cmk_crypto::random::random_uuid()?,
-            scope: Scope::subscription(subscription.id),
+            scope: Scope::subscription(subscription),
             role_definition_id: OWNER,
             principal_id: owner,
             principal_type: PrincipalType::ServicePrincipal,
-            description: None,
+            description: description.map(str::to_owned),
             created_on: now,
             updated_on: now,
-            created_by: operator.object_id(),
-            updated_by: operator.object_id(),
+            created_by: made_by,
+            updated_by: made_by,
         })
     }
 

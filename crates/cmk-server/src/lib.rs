@@ -220,7 +220,7 @@ async fn with_cache<S: Store>(inner: S, shared: bool) -> Result<OpenStore, Serve
     // revocation.
     let cache = cmk_store::CachingStore::new(inner).without_caching(cmk_account::CONTENT_PREFIX);
     let cache = Arc::new(if shared { cache.shared() } else { cache });
-    let feed = cmk_store::feed::Feed::start(cache.clone(), Some(cache.clone())).await?;
+    let feed = cmk_store::feed::Feed::start(cache.clone()).await?;
     let stats = cache.clone();
     Ok(OpenStore {
         store: cache,

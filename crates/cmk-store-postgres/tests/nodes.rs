@@ -20,15 +20,17 @@ struct Node {
 async fn node(url: &str, schema: &str) -> Node {
     let store = PostgresStore::connect_in_schema(url, schema).await.unwrap();
     let cache = Arc::new(CachingStore::new(store).shared());
-    let feed = Feed::start(cache.clone() as Arc<dyn Store>, Some(cache.clone()))
-        .await
-        .unwrap();
+    let feed = Feed::start(cache.clone()).await.unwrap();
     Node { cache, feed }
 }
 
-async fn wait_until_current(node: &Node) {
+/// Waits until `node`'s follower has read the feed up to `revision`, so that no invalidation of an earlier
+/// commit is still on its way to the cache.
+async fn wait_until_read(node: &Node, revision: u64) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while !node.feed.status.is_current(Duration::from_millis(500)) {
+    while node.feed.status.revision.load(std::sync::atomic::Ordering::Relaxed) < revision
+        || !node.feed.status.is_current(Duration::from_millis(500))
+    {
         assert!(Instant::now() < deadline, "the feed never caught up");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -46,7 +48,7 @@ async fn a_change_through_one_node_reaches_the_others_cache_within_a_second() {
         .commit(vec![Write::create("vault/k", b"granted".to_vec())])
         .await
         .unwrap();
-    wait_until_current(&b).await;
+    wait_until_read(&b, first).await;
 
     // B serves the record from memory once it has read it.
     let deadline = Instant::now() + Duration::from_secs(2);

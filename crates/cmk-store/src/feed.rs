@@ -57,17 +57,13 @@ pub struct Feed {
 }
 
 impl Feed {
-    /// Starts following `store` from its latest revision; `cache`, when given, is the cache in front of it (the
-    /// same store), kept a view of the feed.
-    pub async fn start<S: Store>(
-        store: Arc<dyn Store>,
-        cache: Option<Arc<CachingStore<S>>>,
-    ) -> Result<Self, crate::StoreError> {
+    /// Starts following the store behind `cache` from its latest revision, keeping the cache a view of the feed.
+    pub async fn start<S: Store>(cache: Arc<CachingStore<S>>) -> Result<Self, crate::StoreError> {
         let (sender, _) = tokio::sync::broadcast::channel(1024);
         let status = Arc::new(FeedStatus::default());
-        let start = store.latest_revision().await?;
+        let start = cache.latest_revision().await?;
         status.revision.store(start, std::sync::atomic::Ordering::Relaxed);
-        let task = tokio::spawn(follow(store, cache, start, sender.clone(), status.clone()));
+        let task = tokio::spawn(follow(cache, start, sender.clone(), status.clone()));
         Ok(Feed { sender, status, task })
     }
 
@@ -83,12 +79,12 @@ impl Drop for Feed {
 }
 
 async fn follow<S: Store>(
-    store: Arc<dyn Store>,
-    cache: Option<Arc<CachingStore<S>>>,
+    cache: Arc<CachingStore<S>>,
     mut position: u64,
     sender: tokio::sync::broadcast::Sender<FeedEvent>,
     status: Arc<FeedStatus>,
 ) {
+    let store: &dyn Store = cache.as_ref();
     let mut signal = store.commit_signal();
     let mut last_forget = Instant::now();
     loop {
@@ -99,18 +95,11 @@ async fn follow<S: Store>(
                 if let Some(last) = changes.last() {
                     position = last.revision;
                 }
-                let foreign: Vec<Change> = match &cache {
-                    Some(cache) => {
-                        for change in &changes {
-                            cache.invalidate(&change.key, change.revision);
-                        }
-                        changes.into_iter().filter(|c| !cache.is_own(c.revision)).collect()
-                    }
-                    None => changes,
-                };
-                if let Some(cache) = &cache {
-                    cache.mark_fresh(asked, FRESHNESS);
+                for change in &changes {
+                    cache.invalidate(&change.key, change.revision);
                 }
+                let foreign: Vec<Change> = changes.into_iter().filter(|c| !cache.is_own(c.revision)).collect();
+                cache.mark_fresh(asked, FRESHNESS);
                 status.revision.store(position, std::sync::atomic::Ordering::Relaxed);
                 status
                     .caught_up_at_ms
@@ -128,9 +117,7 @@ async fn follow<S: Store>(
                     "the store forgot changes this node had not read; starting afresh"
                 );
                 if let Ok(latest) = store.latest_revision().await {
-                    if let Some(cache) = &cache {
-                        cache.clear();
-                    }
+                    cache.clear();
                     position = latest;
                     let _ = sender.send(FeedEvent::Everything);
                 }
