@@ -233,19 +233,8 @@ async fn with_cache<S: Store>(inner: S, shared: bool) -> Result<OpenStore, Serve
 fn public_urls(settings: &Settings, local_addr: SocketAddr) -> Result<PublicUrls, ServerError> {
     match &settings.public_url {
         Some(url) => {
-            let urls = PublicUrls::from_public_url(url).map_err(ServerError::Config)?;
-            if settings.dns_suffix != "localhost" && settings.dns_suffix != urls.dns_suffix {
-                return Err(ServerError::Config(format!(
-                    "the DNS suffix '{}' and the public URL {url} disagree; the public URL alone is enough",
-                    settings.dns_suffix
-                )));
-            }
-            if settings.public_port.is_some_and(|port| port != urls.port) {
-                return Err(ServerError::Config(format!(
-                    "the public port and the public URL {url} disagree; the public URL alone is enough"
-                )));
-            }
-            Ok(urls)
+            // The public URL names the suffix and the port; `dns_suffix` and `public_port` are not read.
+            PublicUrls::from_public_url(url).map_err(ServerError::Config)
         }
         None if settings.postgres_url.is_some() => Err(ServerError::Config(
             "with PostgreSQL, every node needs the deployment's public URL (--public-url https://<suffix>:<port>), \
@@ -307,6 +296,13 @@ pub struct Initialization {
 
 /// Starts a server: everything it needs is created on first start and reused afterwards.
 pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
+    if settings.dev && settings.postgres_url.is_some() {
+        return Err(ServerError::Config(
+            "--dev keeps a certificate authority and a shiftable clock of its own, which nodes sharing a database \
+             cannot agree on; initialise a shared deployment with `cmk server init` instead"
+                .into(),
+        ));
+    }
     files::create_private_dir(&settings.data_dir)?;
     let root_key_file = settings
         .root_key_file
@@ -317,13 +313,6 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         tracing::info!(path = %root_key_file.display(), "generated a new root key");
     }
     let root_key = Arc::new(root_key);
-    if settings.dev && settings.postgres_url.is_some() {
-        return Err(ServerError::Config(
-            "--dev keeps a certificate authority and a shiftable clock of its own, which nodes sharing a database \
-             cannot agree on; initialise a shared deployment with `cmk server init` instead"
-                .into(),
-        ));
-    }
     let data_dir_lock = lock_data_dir(&settings)?;
     let OpenStore {
         store,

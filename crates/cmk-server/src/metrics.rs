@@ -5,10 +5,8 @@
 //! scraped. Labels are from small fixed sets (planes, status codes, operations), so the series stay few. Nothing
 //! here names a resource, a principal or a key.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -70,9 +68,17 @@ impl Histogram {
 
 type CacheStatsSource = Arc<dyn Fn() -> CacheStats + Send + Sync>;
 
+/// HTTP status codes are three digits from 100 to 599; one counter each, so counting takes no lock.
+const STATUS_CODES: std::ops::RangeInclusive<u16> = 100..=599;
+const STATUS_COUNT: usize = 500;
+
+fn status_counters() -> [AtomicU64; STATUS_COUNT] {
+    std::array::from_fn(|_| AtomicU64::new(0))
+}
+
 pub(crate) struct Metrics {
-    /// By plane and status code; the map only grows by the status codes seen, so it stays small.
-    requests: Mutex<BTreeMap<(Plane, u16), u64>>,
+    /// By plane, then by status code less 100; only the codes seen are rendered.
+    requests: [[AtomicU64; STATUS_COUNT]; 3],
     latency: [Histogram; 3],
     key_operations: [AtomicU64; KEY_OPERATIONS.len()],
     feed: Arc<FeedStatus>,
@@ -82,7 +88,7 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub fn new(feed: Arc<FeedStatus>, cache: CacheStatsSource) -> Self {
         Self {
-            requests: Mutex::new(BTreeMap::new()),
+            requests: std::array::from_fn(|_| status_counters()),
             latency: Default::default(),
             key_operations: Default::default(),
             feed,
@@ -91,8 +97,11 @@ impl Metrics {
     }
 
     pub fn record(&self, plane: Plane, status: u16, elapsed: Duration, key_operation: Option<usize>) {
-        if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((plane, status)).or_default() += 1;
+        if let Some(counter) = STATUS_CODES
+            .contains(&status)
+            .then(|| &self.requests[plane.index()][usize::from(status - 100)])
+        {
+            counter.fetch_add(1, Ordering::Relaxed);
         }
         self.latency[plane.index()].observe(elapsed);
         if let Some(operation) = key_operation.and_then(|i| self.key_operations.get(i)) {
@@ -105,13 +114,16 @@ impl Metrics {
         let mut out = String::new();
         out.push_str("# HELP cmk_requests_total Requests answered, by plane and HTTP status.\n");
         out.push_str("# TYPE cmk_requests_total counter\n");
-        if let Ok(requests) = self.requests.lock() {
-            for ((plane, status), count) in requests.iter() {
-                let _ = writeln!(
-                    out,
-                    "cmk_requests_total{{plane=\"{}\",status=\"{status}\"}} {count}",
-                    plane.label()
-                );
+        for plane in Plane::ALL {
+            for (status, counter) in STATUS_CODES.zip(&self.requests[plane.index()]) {
+                let count = counter.load(Ordering::Relaxed);
+                if count > 0 {
+                    let _ = writeln!(
+                        out,
+                        "cmk_requests_total{{plane=\"{}\",status=\"{status}\"}} {count}",
+                        plane.label()
+                    );
+                }
             }
         }
         out.push_str("# HELP cmk_request_duration_seconds Time to answer a request, by plane.\n");

@@ -141,7 +141,9 @@ fn settings(args: ServerArgs) -> Result<cmk_server::Settings, String> {
     if let Some(listen) = args.listen.or(file.listen) {
         settings.listen = listen;
     }
-    if let Some(suffix) = args.dns_suffix.or(file.dns_suffix) {
+    let dns_suffix = args.dns_suffix.or(file.dns_suffix);
+    let dns_suffix_given = dns_suffix.is_some();
+    if let Some(suffix) = dns_suffix {
         validate_dns_suffix(&suffix)?;
         settings.dns_suffix = suffix.to_ascii_lowercase();
     }
@@ -152,6 +154,9 @@ fn settings(args: ServerArgs) -> Result<cmk_server::Settings, String> {
     };
     settings.public_port = args.public_port.or(file.public_port);
     settings.public_url = args.public_url.or(file.public_url);
+    if settings.public_url.is_some() && (settings.public_port.is_some() || dns_suffix_given) {
+        return Err("the public URL names the DNS suffix and the port: give --public-url alone".into());
+    }
     settings.own_vault_address = args.own_vault_address.or(file.own_vault_address);
     settings.tls_cert = args.tls_cert.or(file.tls_cert);
     settings.tls_key = args.tls_key.or(file.tls_key);

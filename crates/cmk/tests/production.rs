@@ -822,6 +822,38 @@ async fn a_single_node_on_sqlite_is_initialised_and_administered_by_its_operator
         .unwrap();
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("cmk server init"));
+    // Settings that cannot work are refused before anything is created.
+    for (flags, refusal) in [
+        (
+            &["--dev", "--storage", "postgres://db.invalid/cmk"][..],
+            "cmk server init",
+        ),
+        (
+            &[
+                "--public-url",
+                "https://cmk.example.com",
+                "--dns-suffix",
+                "other.example.com",
+            ][..],
+            "--public-url alone",
+        ),
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_cmk"))
+            .arg("server")
+            .args(flags)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("unused"))
+            .output()
+            .await
+            .unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(refusal), "{stderr}");
+        assert!(
+            !dir.path().join("unused").exists(),
+            "a refused start created its data folder"
+        );
+    }
 
     let d = deployment(None).await;
     // A node whose root key or DNS suffix differs from the deployment's record refuses to start.

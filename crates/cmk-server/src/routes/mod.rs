@@ -45,22 +45,22 @@ pub(crate) fn app(state: AppState) -> Router {
     let dispatch = move |mut request: Request| {
         let (main, vaults, accounts, authorization) =
             (main.clone(), vaults.clone(), accounts.clone(), authorization.clone());
-        let host = request_host(&request);
-        let vault = host.as_deref().and_then(|h| keyvault::vault_of_host(h, &dns_suffix));
-        let account = host
-            .as_deref()
-            .and_then(|h| account_data::subdomain_of_host(h, &dns_suffix));
+        // Told once per request, by the logging layer in front.
+        let destination = request
+            .extensions_mut()
+            .remove::<Destination>()
+            .unwrap_or_else(|| Destination::of(&request, &dns_suffix));
         async move {
-            let routed = match (vault, account) {
-                (Some(name), _) => {
+            let routed = match destination {
+                Destination::Vault(name) => {
                     request.extensions_mut().insert(keyvault::VaultHost(name));
                     vaults.oneshot(request).await
                 }
-                (None, Some(subdomain)) => {
+                Destination::Account(subdomain) => {
                     request.extensions_mut().insert(account_data::AccountHost(subdomain));
                     accounts.oneshot(request).await
                 }
-                (None, None) => match split_authorization_scope(&mut request) {
+                Destination::Management => match split_authorization_scope(&mut request) {
                     Some(scope) => {
                         request.extensions_mut().insert(scope);
                         authorization.oneshot(request).await
@@ -108,6 +108,37 @@ pub(crate) fn label_before(host: &str, plane: &str, dns_suffix: &str) -> Option<
     let host = host.to_ascii_lowercase();
     let label = host.strip_suffix(&format!(".{plane}.{dns_suffix}"))?;
     (!label.is_empty() && !label.contains('.')).then(|| label.to_owned())
+}
+
+/// The plane a request is for, and which vault or account it names.
+#[derive(Clone)]
+enum Destination {
+    Vault(String),
+    Account(String),
+    Management,
+}
+
+impl Destination {
+    fn of(request: &Request, dns_suffix: &str) -> Self {
+        let Some(host) = request_host(request) else {
+            return Destination::Management;
+        };
+        if let Some(name) = keyvault::vault_of_host(&host, dns_suffix) {
+            Destination::Vault(name)
+        } else if let Some(subdomain) = account_data::subdomain_of_host(&host, dns_suffix) {
+            Destination::Account(subdomain)
+        } else {
+            Destination::Management
+        }
+    }
+
+    fn plane(&self) -> Plane {
+        match self {
+            Destination::Vault(_) => Plane::Vault,
+            Destination::Account(_) => Plane::Account,
+            Destination::Management => Plane::Management,
+        }
+    }
 }
 
 /// The host a request is for: the `Host` header (HTTP/1.1) or the URI authority (HTTP/2).
@@ -170,12 +201,9 @@ async fn log_requests(
     let started = Instant::now();
     let method = request.method().clone();
     let path = loggable_path(request.uri().path());
-    let host = request_host(&request);
-    let plane = match host.as_deref() {
-        Some(h) if keyvault::vault_of_host(h, &state.urls.dns_suffix).is_some() => Plane::Vault,
-        Some(h) if account_data::subdomain_of_host(h, &state.urls.dns_suffix).is_some() => Plane::Account,
-        _ => Plane::Management,
-    };
+    let destination = Destination::of(&request, &state.urls.dns_suffix);
+    let plane = destination.plane();
+    request.extensions_mut().insert(destination);
     let key_operation = (plane == Plane::Vault)
         .then(|| crate::metrics::key_operation_of(&path))
         .flatten();
