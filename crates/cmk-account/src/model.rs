@@ -263,7 +263,7 @@ pub(crate) mod keys {
         format!("accounts/subdomains/{subdomain}")
     }
 
-    /// Everything an account stores as content; the caching layer keeps it out of memory.
+    /// Everything an account stores as content; the caching layer keeps only small values of it, within a budget.
     pub const CONTENT: &str = "content/";
 
     pub fn content(internal_id: &str) -> String {

@@ -215,10 +215,19 @@ async fn open_store(settings: &Settings) -> Result<OpenStore, ServerError> {
     }
 }
 
+/// Content values up to this size are cached (a small object's record and its one chunk).
+const CACHED_CONTENT_ENTRY_BYTES: usize = 64 * 1024;
+/// Cached content holds at most this much memory.
+const CACHED_CONTENT_BYTES: usize = 32 * 1024 * 1024;
+
 async fn with_cache<S: Store>(inner: S, shared: bool) -> Result<OpenStore, ServerError> {
-    // Account content is never cached, so memory stays bounded and nothing is served from memory after
-    // revocation.
-    let cache = cmk_store::CachingStore::new(inner).without_caching(cmk_account::CONTENT_PREFIX);
+    // Small content (ciphertext only) is cached within a budget, so memory stays bounded. Revocation is not
+    // weakened: every content read first proves that the account's key is accessible.
+    let cache = cmk_store::CachingStore::new(inner).bounding_bulk(
+        cmk_account::CONTENT_PREFIX,
+        CACHED_CONTENT_ENTRY_BYTES,
+        CACHED_CONTENT_BYTES,
+    );
     let cache = Arc::new(if shared { cache.shared() } else { cache });
     let feed = cmk_store::feed::Feed::start(cache.clone()).await?;
     let stats = cache.clone();

@@ -22,9 +22,26 @@ use crate::{Entry, Store, StoreError, Write};
 /// Entries kept at most; past that the cache starts over (cheaper than bookkeeping for an LRU).
 const MAX_ENTRIES: usize = 100_000;
 
-struct State {
+struct Cached {
     /// `None` caches a missing key.
-    entries: HashMap<String, Option<Entry>>,
+    entry: Option<Entry>,
+    /// What the entry counts against the bulk budget (0 outside the bulk prefixes).
+    bulk_bytes: usize,
+}
+
+/// Keys under `prefix` hold bulk data (content chunks): only values of at most `max_entry` bytes are cached,
+/// and at most `max_total` bytes of them together, so bulk reads neither evict the small hot records nor hold
+/// much memory.
+struct Bulk {
+    prefix: String,
+    max_entry: usize,
+    max_total: usize,
+}
+
+struct State {
+    entries: HashMap<String, Cached>,
+    /// Value bytes cached under the bulk prefixes.
+    bulk_bytes: usize,
     /// Bumped by every commit, successful or not, and by every invalidation.
     commits: u64,
     /// Shared stores: the cache may serve until then. `None`: no other process writes, it always may.
@@ -36,12 +53,48 @@ struct State {
 /// How many of its own recent revisions a cache remembers.
 const OWN_REVISIONS: usize = 4096;
 
+impl State {
+    fn remove(&mut self, key: &str) {
+        if let Some(cached) = self.entries.remove(key) {
+            self.bulk_bytes -= cached.bulk_bytes;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.bulk_bytes = 0;
+    }
+
+    /// Keeps `entry` unless the bulk budget forbids: an oversized bulk value is not kept, and a bulk value
+    /// that would overrun the budget first drops every bulk value (hot records stay).
+    fn insert(&mut self, key: String, entry: Option<Entry>, bulk: Option<&Bulk>) {
+        self.remove(&key);
+        let bulk_bytes = match bulk {
+            None => 0,
+            Some(bulk) => {
+                let bytes = entry.as_ref().map_or(0, |e| e.value.len()) + key.len();
+                if bytes > bulk.max_entry {
+                    return;
+                }
+                if self.bulk_bytes + bytes > bulk.max_total {
+                    self.entries.retain(|_, cached| cached.bulk_bytes == 0);
+                    self.bulk_bytes = 0;
+                }
+                bytes
+            }
+        };
+        if self.entries.len() >= MAX_ENTRIES {
+            self.clear();
+        }
+        self.bulk_bytes += bulk_bytes;
+        self.entries.insert(key, Cached { entry, bulk_bytes });
+    }
+}
+
 pub struct CachingStore<S> {
     inner: S,
     state: Mutex<State>,
-    /// Keys under these prefixes pass straight through: bulk data (content chunks) would only evict the
-    /// small hot records, and must not stay in memory.
-    uncached_prefixes: Vec<String>,
+    bulk: Vec<Bulk>,
     hits: AtomicU64,
     misses: AtomicU64,
 }
@@ -59,11 +112,12 @@ impl<S: Store> CachingStore<S> {
             inner,
             state: Mutex::new(State {
                 entries: HashMap::new(),
+                bulk_bytes: 0,
                 commits: 0,
                 fresh_until: None,
                 own: std::collections::VecDeque::new(),
             }),
-            uncached_prefixes: Vec::new(),
+            bulk: Vec::new(),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
         }
@@ -91,9 +145,12 @@ impl<S: Store> CachingStore<S> {
     pub fn invalidate(&self, key: &str, revision: u64) {
         if let Ok(mut state) = self.state.lock() {
             state.commits += 1;
-            let current = matches!(state.entries.get(key), Some(Some(entry)) if entry.revision >= revision);
+            let current = matches!(
+                state.entries.get(key),
+                Some(Cached { entry: Some(entry), .. }) if entry.revision >= revision
+            );
             if !current {
-                state.entries.remove(key);
+                state.remove(key);
             }
         }
     }
@@ -102,7 +159,7 @@ impl<S: Store> CachingStore<S> {
     pub fn clear(&self) {
         if let Ok(mut state) = self.state.lock() {
             state.commits += 1;
-            state.entries.clear();
+            state.clear();
         }
     }
 
@@ -111,14 +168,19 @@ impl<S: Store> CachingStore<S> {
         self.state.lock().is_ok_and(|state| state.own.contains(&revision))
     }
 
-    /// Never caches keys that start with `prefix`.
-    pub fn without_caching(mut self, prefix: impl Into<String>) -> Self {
-        self.uncached_prefixes.push(prefix.into());
+    /// Keys that start with `prefix` hold bulk data: of those, the cache keeps only values of at most
+    /// `max_entry` bytes, and at most `max_total` bytes of them together.
+    pub fn bounding_bulk(mut self, prefix: impl Into<String>, max_entry: usize, max_total: usize) -> Self {
+        self.bulk.push(Bulk {
+            prefix: prefix.into(),
+            max_entry,
+            max_total,
+        });
         self
     }
 
-    fn cacheable(&self, key: &str) -> bool {
-        !self.uncached_prefixes.iter().any(|p| key.starts_with(p.as_str()))
+    fn bulk_of(&self, key: &str) -> Option<&Bulk> {
+        self.bulk.iter().find(|bulk| key.starts_with(bulk.prefix.as_str()))
     }
 
     pub fn stats(&self) -> CacheStats {
@@ -142,16 +204,13 @@ impl<S: Store> CachingStore<S> {
 #[async_trait]
 impl<S: Store> Store for CachingStore<S> {
     async fn get(&self, key: &str) -> Result<Option<Entry>, StoreError> {
-        if !self.cacheable(key) {
-            return self.inner.get(key).await;
-        }
         let commits_before = {
             let state = self.lock()?;
             let stale = state.fresh_until.is_some_and(|until| std::time::Instant::now() > until);
             match state.entries.get(key) {
                 Some(cached) if !stale => {
                     self.hits.fetch_add(1, Ordering::Relaxed);
-                    return Ok(cached.clone());
+                    return Ok(cached.entry.clone());
                 }
                 _ if stale => None,
                 _ => Some(state.commits),
@@ -165,10 +224,7 @@ impl<S: Store> Store for CachingStore<S> {
         let found = self.inner.get(key).await?;
         let mut state = self.lock()?;
         if state.commits == commits_before {
-            if state.entries.len() >= MAX_ENTRIES {
-                state.entries.clear();
-            }
-            state.entries.insert(key.to_owned(), found.clone());
+            state.insert(key.to_owned(), found.clone(), self.bulk_of(key));
         }
         Ok(found)
     }
@@ -178,24 +234,25 @@ impl<S: Store> Store for CachingStore<S> {
     }
 
     async fn commit(&self, writes: Vec<Write>) -> Result<u64, StoreError> {
-        let keys: Vec<String> = writes
+        let shared = self.lock()?.fresh_until.is_some();
+        // What the cache keeps of each written key if the commit succeeds. `None`: forget it, and read it back on
+        // the next get. A shared store forgets them all: another process may have committed a later revision of
+        // these keys, and the feed may already have reported it. Values the cache would not keep are not copied.
+        let after: Vec<(String, Option<Option<Entry>>)> = writes
             .iter()
-            .map(|w| w.key().to_owned())
-            .filter(|k| self.cacheable(k))
-            .collect();
-        let updates: Vec<(String, Option<Entry>)> = writes
-            .iter()
-            .filter(|w| self.cacheable(w.key()))
             .map(|w| match w {
-                Write::Put { key, value, .. } => (
-                    key.clone(),
-                    Some(Entry {
+                Write::Put { key, value, .. }
+                    if !shared && self.bulk_of(key).is_none_or(|bulk| value.len() + key.len() <= bulk.max_entry) =>
+                {
+                    let entry = Entry {
                         key: key.clone(),
                         revision: 0,
                         value: value.clone(),
-                    }),
-                ),
-                Write::Delete { key, .. } => (key.clone(), None),
+                    };
+                    (key.clone(), Some(Some(entry)))
+                }
+                Write::Delete { key, .. } if !shared => (key.clone(), Some(None)),
+                _ => (w.key().to_owned(), None),
             })
             .collect();
         let result = self.inner.commit(writes).await;
@@ -207,26 +264,23 @@ impl<S: Store> Store for CachingStore<S> {
                     state.own.pop_front();
                 }
                 state.own.push_back(*revision);
-                if state.fresh_until.is_some() {
-                    // Shared: another process may have committed a later revision of these keys, and the feed may
-                    // already have reported it; what this commit wrote is read back on the next get.
-                    for (key, _) in updates {
-                        state.entries.remove(&key);
+                for (key, kept) in after {
+                    match kept {
+                        Some(entry) => {
+                            let entry = entry.map(|e| Entry {
+                                revision: *revision,
+                                ..e
+                            });
+                            state.insert(key.clone(), entry, self.bulk_of(&key));
+                        }
+                        None => state.remove(&key),
                     }
-                    return result;
-                }
-                for (key, entry) in updates {
-                    let entry = entry.map(|e| Entry {
-                        revision: *revision,
-                        ..e
-                    });
-                    state.entries.insert(key, entry);
                 }
             }
             // The outcome is unknown to the cache (a conflict wrote nothing, an I/O error may have): forget.
             Err(_) => {
-                for key in keys {
-                    state.entries.remove(&key);
+                for (key, _) in after {
+                    state.remove(&key);
                 }
             }
         }

@@ -1,10 +1,11 @@
 //! Production deployments, initialised with `cmk server init` and started without `--dev`: one node on SQLite,
 //! administered by its operator; and several `cmk server` processes on one PostgreSQL database behind a TCP
-//! balancer, as a production deployment runs: initialised with `cmk server init`, driven with the `cmk` client through the balancer, and checked
+//! balancer, as a production deployment runs: driven with the `cmk` client through the balancer, and checked
 //! node by node. A revocation through one node is enforced by another within a second even when the first dies
-//! right after; rotation is followed everywhere; concurrent writes through both nodes and a `kill -9` under load
-//! lose no acknowledged write; a node frozen by SIGSTOP, or a session holding the store's ordering point, holds
-//! the others up for at most the store's lock timeout and then gets `503` with `Retry-After`.
+//! right after (S11 across nodes); rotation is followed everywhere (S10); concurrent writes through both nodes
+//! and a `kill -9` under load lose no acknowledged write; a node frozen by SIGSTOP, or a session holding the
+//! store's ordering point, holds the others up for at most the store's lock timeout and then gets `503` with
+//! `Retry-After`.
 //!
 //! The PostgreSQL test needs `CMK_TEST_POSTGRES_URL` (see `scripts/lib/postgres.sh`); it is skipped without it,
 //! except in CI.
