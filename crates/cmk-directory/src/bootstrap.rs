@@ -52,7 +52,11 @@ impl Directory {
             let new_secret = if still_valid {
                 None
             } else {
-                Some(self.add_client_secret(&defaults.tenant_id, &defaults.client_id).await?)
+                Some(
+                    self.new_client_secret(&defaults.tenant_id, &defaults.client_id, true)
+                        .await?
+                        .1,
+                )
             };
             return Ok(DevBootstrap { defaults, new_secret });
         }

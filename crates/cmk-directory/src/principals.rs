@@ -149,6 +149,16 @@ impl Directory {
         client: &ClientId,
         keep_old: bool,
     ) -> Result<(ServicePrincipal, SecretString), DirectoryError> {
+        self.new_client_secret(tenant, client, keep_old).await
+    }
+
+    /// A new client secret for a service principal (bootstraps use it too, without an operator).
+    pub(crate) async fn new_client_secret(
+        &self,
+        tenant: &TenantId,
+        client: &ClientId,
+        keep_old: bool,
+    ) -> Result<(ServicePrincipal, SecretString), DirectoryError> {
         let key = keys::principal(tenant, client);
         let current = records::get::<ServicePrincipal>(self.store(), &key)
             .await?
@@ -180,28 +190,6 @@ impl Directory {
         let operators =
             cmk_store::records::scan::<ServicePrincipal>(self.store(), keys::PRINCIPALS, |p| p.operator).await?;
         Ok(operators.len())
-    }
-
-    /// Adds a client secret to an existing principal (the old ones stay valid) and returns it.
-    pub(crate) async fn add_client_secret(
-        &self,
-        tenant: &TenantId,
-        client: &ClientId,
-    ) -> Result<SecretString, DirectoryError> {
-        let key = keys::principal(tenant, client);
-        let current = records::get::<ServicePrincipal>(self.store(), &key)
-            .await?
-            .ok_or_else(|| DirectoryError::ClientNotFound {
-                client_id: client.to_string(),
-                tenant: tenant.to_string(),
-            })?;
-        let mut principal = current.value;
-        let (record, secret) = new_secret(self)?;
-        principal.secrets.push(record);
-        self.store()
-            .commit(vec![records::replace(key, &principal, current.revision)?])
-            .await?;
-        Ok(secret)
     }
 
     /// Whether `secret` is one of the principal's client secrets.

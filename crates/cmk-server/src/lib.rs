@@ -238,6 +238,17 @@ async fn with_cache<S: Store>(inner: S, shared: bool) -> Result<OpenStore, Serve
     })
 }
 
+/// The directory's view of the deployment: who issues its tokens, for which audiences.
+fn directory_config(settings: &Settings, urls: &PublicUrls) -> DirectoryConfig {
+    DirectoryConfig {
+        authority: urls.authority(),
+        audiences: urls.audiences(),
+        token_lifetime_seconds: settings.token_lifetime_seconds,
+        clock_skew_seconds: 300,
+        domain_suffix: urls.dns_suffix.clone(),
+    }
+}
+
 /// The names clients use: from the public URL when one is configured, else from the suffix and the port.
 fn public_urls(settings: &Settings, local_addr: SocketAddr) -> Result<PublicUrls, ServerError> {
     match &settings.public_url {
@@ -276,13 +287,7 @@ pub async fn initialize(settings: Settings, names: DeploymentNames) -> Result<In
         store,
         Arc::new(SystemClock),
         root_key,
-        DirectoryConfig {
-            authority: urls.authority(),
-            audiences: urls.audiences(),
-            token_lifetime_seconds: settings.token_lifetime_seconds,
-            clock_skew_seconds: 300,
-            domain_suffix: urls.dns_suffix.clone(),
-        },
+        directory_config(&settings, &urls),
     )
     .await?;
     let outcome = directory.initialize_deployment(&names).await?;
@@ -352,13 +357,7 @@ pub async fn start(settings: Settings) -> Result<RunningServer, ServerError> {
         store.clone(),
         clock,
         root_key.clone(),
-        DirectoryConfig {
-            authority: urls.authority(),
-            audiences: urls.audiences(),
-            token_lifetime_seconds: settings.token_lifetime_seconds,
-            clock_skew_seconds: 300,
-            domain_suffix: urls.dns_suffix.clone(),
-        },
+        directory_config(&settings, &urls),
     )
     .await?;
     if !settings.dev && !directory.has_operator().await? {

@@ -59,10 +59,17 @@ async fn bulk_values_are_cached_only_within_their_budget_and_never_evict_records
     for _ in 0..2 {
         assert_eq!(cache.get("content/big").await.unwrap().unwrap().value, vec![2; 200]);
     }
-    assert_eq!(misses(&cache), before + 2, "an oversized bulk value is read from the store each time");
+    assert_eq!(
+        misses(&cache),
+        before + 2,
+        "an oversized bulk value is read from the store each time"
+    );
 
     // s3 does not fit beside s1 and s2: keeping it drops them, and the record stays.
-    cache.commit(vec![Write::create("content/s3", vec![5; 80])]).await.unwrap();
+    cache
+        .commit(vec![Write::create("content/s3", vec![5; 80])])
+        .await
+        .unwrap();
     let before = misses(&cache);
     cache.get("content/s3").await.unwrap().expect("stored");
     cache.get("vaults/a").await.unwrap().expect("stored");

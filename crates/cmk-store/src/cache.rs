@@ -38,6 +38,16 @@ struct Bulk {
     max_total: usize,
 }
 
+impl Bulk {
+    fn cost(key: &str, value: &[u8]) -> usize {
+        key.len() + value.len()
+    }
+
+    fn admits(&self, key: &str, value: &[u8]) -> bool {
+        Self::cost(key, value) <= self.max_entry
+    }
+}
+
 struct State {
     entries: HashMap<String, Cached>,
     /// Value bytes cached under the bulk prefixes.
@@ -72,7 +82,7 @@ impl State {
         let bulk_bytes = match bulk {
             None => 0,
             Some(bulk) => {
-                let bytes = entry.as_ref().map_or(0, |e| e.value.len()) + key.len();
+                let bytes = Bulk::cost(&key, entry.as_ref().map_or(&[], |e| &e.value));
                 if bytes > bulk.max_entry {
                     return;
                 }
@@ -241,9 +251,7 @@ impl<S: Store> Store for CachingStore<S> {
         let after: Vec<(String, Option<Option<Entry>>)> = writes
             .iter()
             .map(|w| match w {
-                Write::Put { key, value, .. }
-                    if !shared && self.bulk_of(key).is_none_or(|bulk| value.len() + key.len() <= bulk.max_entry) =>
-                {
+                Write::Put { key, value, .. } if !shared && self.bulk_of(key).is_none_or(|b| b.admits(key, value)) => {
                     let entry = Entry {
                         key: key.clone(),
                         revision: 0,
