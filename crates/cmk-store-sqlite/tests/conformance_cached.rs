@@ -77,3 +77,35 @@ async fn bulk_values_are_cached_only_within_their_budget_and_never_evict_records
     assert_eq!(cache.get("content/s1").await.unwrap().unwrap().value, vec![3; 80]);
     assert_eq!(misses(&cache), before + 1, "s1 was dropped to make room");
 }
+
+#[tokio::test]
+async fn a_shared_cache_whose_feed_stopped_serves_from_memory_for_at_most_its_bound() {
+    let (store, _dir) = open().await;
+    let cache = CachingStore::new(store).shared();
+    let bound = std::time::Duration::from_millis(300);
+    let first = cache
+        .commit(vec![Write::create("vaults/a", b"granted".to_vec())])
+        .await
+        .unwrap();
+
+    // Nothing is served from memory before the feed has caught up once.
+    cache.get("vaults/a").await.unwrap().expect("stored");
+    cache.get("vaults/a").await.unwrap().expect("stored");
+    assert_eq!(cache.stats().hits, 0);
+
+    // The feed caught up just now: reads are served from memory.
+    cache.mark_fresh(std::time::Instant::now(), bound);
+    cache.get("vaults/a").await.unwrap().expect("stored");
+    cache.get("vaults/a").await.unwrap().expect("stored");
+    assert_eq!(cache.stats().hits, 1);
+
+    // Another process changes the record and the feed says nothing any more: once the bound has passed, the
+    // change is read from the store.
+    cache
+        .inner()
+        .commit(vec![Write::replace("vaults/a", b"revoked".to_vec(), first)])
+        .await
+        .unwrap();
+    tokio::time::sleep(bound).await;
+    assert_eq!(cache.get("vaults/a").await.unwrap().unwrap().value, b"revoked");
+}
