@@ -1543,10 +1543,11 @@ async fn s5_vaults_without_purge_protection_are_refused() {
 }
 
 #[tokio::test]
-async fn s6_only_rsa_2048_keys_are_accepted_and_rsa_hsm_2048_is() {
+async fn s6_only_rsa_2048_keys_are_accepted_so_rsa_hsm_2048_is_and_ec_is_not() {
     let server = TestServer::start().await;
     let vault = create_vault(&server, "kv-sizes", LOCATION, true).await;
     let rsa3072 = create_key(&server, &vault, "rsa3072", "RSA", 3072).await;
+    let ec256 = create_key(&server, &vault, "ec256", "EC", 256).await;
     let hsm2048 = create_key(&server, &vault, "hsm2048", "RSA-HSM", 2048).await;
     assert_eq!(hsm2048["key"]["kty"], "RSA-HSM");
     let account = create_account(&server, "sized", "E0").await;
@@ -1566,6 +1567,15 @@ async fn s6_only_rsa_2048_keys_are_accepted_and_rsa_hsm_2048_is() {
         (&vault.uri, "rsa3072", &version(&rsa3072)),
         "UnsupportedKeySize",
         "has 3072 bits; customer-managed keys must be RSA keys of size 2048",
+    )
+    .await;
+
+    assert_customer_key_refused(
+        &server,
+        &account,
+        (&vault.uri, "ec256", &version(&ec256)),
+        "UnsupportedKeyType",
+        "has type 'EC'; customer-managed keys must be RSA or RSA-HSM keys of size 2048",
     )
     .await;
 

@@ -7,108 +7,12 @@ mod common;
 
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPublicKey, RsaSignatureAlgorithm};
+use common::vault::{Vault, vault, version_of};
 use common::{TestServer, arm_code, claims};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 const API: &str = "api-version=7.6";
-
-struct Vault<'a> {
-    server: &'a TestServer,
-    base: String,
-    token: String,
-}
-
-async fn vault<'a>(server: &'a TestServer, name: &str, purge_protection: bool) -> Vault<'a> {
-    let oid = claims(&server.operator_token().await)["oid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let tenant = &server.creds.tenant_id;
-    let mut properties = json!({
-        "tenantId": tenant, "sku": {"family": "A", "name": "standard"}, "softDeleteRetentionInDays": 7,
-        "enableRbacAuthorization": false,
-        "accessPolicies": [{"tenantId": tenant, "objectId": oid, "permissions": {"keys": ["all"]}}]
-    });
-    if purge_protection {
-        properties["enablePurgeProtection"] = json!(true);
-    }
-    let path = format!(
-        "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{name}?api-version=2026-05-15",
-        server.creds.subscription_id, server.creds.resource_group
-    );
-    let (status, body) = server
-        .arm(
-            Method::PUT,
-            &path,
-            Some(&json!({"location": "westus2", "properties": properties}).to_string()),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let scope = format!("https://vault.localhost:{}/.default", server.addr.port());
-    let c = &server.creds;
-    let token = server
-        .token_for(&c.tenant_id, &c.client_id, &c.client_secret, &scope)
-        .await;
-    Vault {
-        server,
-        base: body["properties"]["vaultUri"]
-            .as_str()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_owned(),
-        token,
-    }
-}
-
-impl Vault<'_> {
-    async fn call_as(
-        &self,
-        token: Option<&str>,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let separator = if path.contains('?') { '&' } else { '?' };
-        let mut request = self
-            .server
-            .client
-            .request(method, format!("{}{path}{separator}{API}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap()
-            },
-        )
-    }
-
-    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.call_as(Some(&self.token), method, path, body).await
-    }
-
-    async fn create(&self, name: &str) -> Value {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                &format!("/keys/{name}/create"),
-                Some(json!({"kty": "RSA", "key_size": 2048})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        body
-    }
-}
 
 fn public_key(bundle: &Value) -> RsaPublicKey {
     RsaPublicKey::from_components(
@@ -116,16 +20,6 @@ fn public_key(bundle: &Value) -> RsaPublicKey {
         b64url_decode(bundle["key"]["e"].as_str().unwrap()).unwrap(),
     )
     .unwrap()
-}
-
-fn version_of(bundle: &Value) -> String {
-    bundle["key"]["kid"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned()
 }
 
 #[tokio::test]
@@ -489,7 +383,7 @@ async fn bad_requests_are_400_with_precise_messages() {
             json!({"kty": "RSA", "key_size": 1024}),
             "key size",
         ),
-        ("/keys/cmk/create".to_owned(), json!({"kty": "EC"}), "not supported"),
+        ("/keys/cmk/create".to_owned(), json!({"kty": "oct"}), "not supported"),
         (
             "/keys/cmk/create".to_owned(),
             json!({"kty": "RSA", "key_ops": ["fly"]}),

@@ -111,6 +111,7 @@ async fn changes_that_affect_consumers_are_published_in_order() {
     let spec = KeySpec {
         kty: KeyType::Rsa,
         key_size: None,
+        curve: None,
         public_exponent: None,
         key_ops: None,
         attributes: AttributeChanges::default(),

@@ -252,8 +252,11 @@ fn keyvault_commands_work_end_to_end() {
     assert_eq!(k2["attributes"]["enabled"], false);
     assert_eq!(k2["tags"], json!({"purpose": "cmk"}));
     run_key(&["create", "-n", "k3", "--expires", "2099-01-01T00:00:00Z"]);
-    let refused = fail_key(REFUSED, &["create", "-n", "k4", "--kty", "EC"]);
-    assert!(refused.contains("(BadParameter)"), "{refused}");
+    let refused = fail_key(REFUSED, &["create", "-n", "k4", "--kty", "EC", "--size", "2048"]);
+    assert!(
+        refused.contains("(BadParameter)") && refused.contains("not supported for EC keys"),
+        "{refused}"
+    );
     fail_key(USAGE, &["create", "-n", "k4", "--kty", "DSA"]);
     fail_key(USAGE, &["create", "-n", "k4", "--expires", "next week"]);
 
@@ -447,6 +450,30 @@ fn keyvault_commands_work_end_to_end() {
     ]);
     assert_eq!(verified["isValid"], false);
 
+    // An EC key on P-384 signs with ES384, and its signature verifies.
+    let ec = run_key(&["create", "-n", "ec1", "--kty", "EC", "--curve", "P-384"]);
+    assert_eq!(
+        (ec["key"]["kty"].as_str(), ec["key"]["crv"].as_str()),
+        (Some("EC"), Some("P-384"))
+    );
+    let digest = STANDARD.encode([7u8; 48]);
+    let signed = run_key(&["sign", "-n", "ec1", "-a", "ES384", "--digest", &digest]);
+    let signature = signed["signature"].as_str().unwrap();
+    assert_eq!(STANDARD.decode(signature).unwrap().len(), 96, "r || s on P-384");
+    let verified = run_key(&[
+        "verify",
+        "-n",
+        "ec1",
+        "-a",
+        "ES384",
+        "--digest",
+        &digest,
+        "--signature",
+        signature,
+    ]);
+    assert_eq!(verified["isValid"], true);
+    fail_key(USAGE, &["create", "-n", "ec2", "--kty", "EC", "--curve", "P-999"]);
+
     // ---- rotation policies ----
     let policy = run_key(&[
         "rotation-policy",
@@ -585,7 +612,7 @@ fn keyvault_commands_work_end_to_end() {
         my_object_id.as_str()
     );
     // Its keys come back with it.
-    assert_eq!(names(&run_key(&["list"])), ["k1", "k2", "k3"]);
+    assert_eq!(names(&run_key(&["list"])), ["ec1", "k1", "k2", "k3"]);
     cli.fails(NOT_FOUND, &["keyvault", "recover", "-n", "kvcli1"]);
 
     cli.ok(&["keyvault", "delete", "-n", "kvcli1", "-g", group]);

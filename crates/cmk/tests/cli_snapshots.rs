@@ -61,6 +61,7 @@ fn set_up(cli: &Cli, work: &Path) {
     cli.ok("keyvault create --name kv-snap --location westus2 --enable-purge-protection --retention-days 7 -o none");
     cli.ok("keyvault key create --vault-name kv-snap --name cmk-key -o none");
     cli.ok("keyvault key create --vault-name kv-snap --name key-3072 --size 3072 -o none");
+    cli.ok("keyvault key create --vault-name kv-snap --name ec-key --kty EC --curve P-384 -o none");
     cli.ok("keyvault key create --vault-name kv-snap --name revoked-key -o none");
     cli.ok("keyvault key create --vault-name kv-snap --name gone-key -o none");
     cli.ok("keyvault key delete --vault-name kv-snap --name gone-key -o none");

@@ -275,3 +275,4 @@ pub fn claims(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(&cmk_crypto::encoding::b64url_decode(payload).unwrap()).unwrap()
 }
+pub mod vault;

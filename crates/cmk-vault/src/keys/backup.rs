@@ -1,7 +1,7 @@
 //! A key's records for a backup blob, and their restore under the same name, versions and version ids.
 
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
-use cmk_crypto::rsa::RsaPrivateKey;
+use cmk_crypto::key::PrivateKey;
 use cmk_store::records::{self};
 use cmk_store::{Expect, Write};
 
@@ -63,7 +63,7 @@ impl Vaults {
                 return Err(invalid());
             }
             let pkcs8 = cmk_crypto::SecretBytes::new(b64url_decode(pkcs8).map_err(|_| invalid())?);
-            let key = RsaPrivateKey::from_pkcs8(&pkcs8).map_err(|_| invalid())?;
+            let key = PrivateKey::from_pkcs8(&pkcs8).map_err(|_| invalid())?;
             let material = self.seal_material(vault, &name, version, &key)?;
             writes.push(records::upsert(
                 store_keys::material(&vault.name, &name, version),

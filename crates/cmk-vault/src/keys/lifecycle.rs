@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 
 use cmk_core::Timestamp;
+use cmk_crypto::ec::{EcCurve, EcPrivateKey};
+use cmk_crypto::key::{KeyKind, PrivateKey};
 use cmk_crypto::rsa::RsaPrivateKey;
 use cmk_store::records::{self};
 use cmk_store::{Expect, Write};
@@ -12,12 +14,111 @@ use super::records::{
     validate_tags,
 };
 use super::{
-    AttributeChanges, Deletion, KeyImport, KeyOperation, KeySpec, KeyType, KeyUpdate, KeyView, SECONDS_PER_DAY,
+    AttributeChanges, Deletion, ImportedKey, KeyImport, KeyOperation, KeySpec, KeyType, KeyUpdate, KeyView,
+    SECONDS_PER_DAY,
 };
 use crate::access::{KeyAction, VaultAccess};
 use crate::events::VaultEvent;
 use crate::model::Vault;
 use crate::{VaultError, Vaults};
+
+/// What a new version is made of: an RSA modulus size, or an EC curve.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Shape {
+    Rsa(u32),
+    Ec(EcCurve),
+}
+
+impl Shape {
+    /// What a create asks for, checked: RSA keys of 2048, 3072 or 4096 bits (2048 by default) with exponent
+    /// 65537; EC keys on a curve named by `crv` or by its size (P-256 by default).
+    fn of_spec(spec: &KeySpec) -> Result<Self, VaultError> {
+        match spec.kty.kind() {
+            KeyKind::Rsa => {
+                if spec.curve.is_some() {
+                    return Err(VaultError::BadParameter(
+                        "'crv' applies to EC keys only; an RSA key takes 'key_size'.".into(),
+                    ));
+                }
+                let bits = spec.key_size.unwrap_or(2048);
+                if !matches!(bits, 2048 | 3072 | 4096) {
+                    return Err(VaultError::BadParameter(format!(
+                        "The key size {bits} is not supported: RSA keys are 2048, 3072 or 4096 bits."
+                    )));
+                }
+                if spec.public_exponent.is_some_and(|e| e != 65537) {
+                    return Err(VaultError::BadParameter(
+                        "Only the public exponent 65537 is supported for new keys.".into(),
+                    ));
+                }
+                Ok(Shape::Rsa(bits))
+            }
+            KeyKind::Ec => {
+                if spec.public_exponent.is_some() {
+                    return Err(VaultError::BadParameter(
+                        "'public_exponent' applies to RSA keys only.".into(),
+                    ));
+                }
+                let curve = match (spec.curve, spec.key_size) {
+                    (curve, None) => curve.unwrap_or_default(),
+                    (Some(curve), Some(bits)) if curve_bits(curve) == bits => curve,
+                    (Some(curve), Some(bits)) => {
+                        return Err(VaultError::BadParameter(format!(
+                            "The key size {bits} does not match the curve {}.",
+                            curve.as_jwk()
+                        )));
+                    }
+                    // A size names a NIST curve, as in Key Vault's older API versions.
+                    (None, Some(256)) => EcCurve::P256,
+                    (None, Some(384)) => EcCurve::P384,
+                    (None, Some(521)) => EcCurve::P521,
+                    (None, Some(bits)) => {
+                        return Err(VaultError::BadParameter(format!(
+                            "The key size {bits} is not supported for EC keys: use 256, 384 or 521, or name the \
+                             curve with 'crv'."
+                        )));
+                    }
+                };
+                Ok(Shape::Ec(curve))
+            }
+        }
+    }
+
+    fn of_key(key: &PrivateKey) -> Self {
+        match key {
+            PrivateKey::Rsa(key) => Shape::Rsa(u32::try_from(key.public_key().bits()).unwrap_or(0)),
+            PrivateKey::Ec(key) => Shape::Ec(key.curve()),
+        }
+    }
+
+    fn kind(self) -> KeyKind {
+        match self {
+            Shape::Rsa(_) => KeyKind::Rsa,
+            Shape::Ec(_) => KeyKind::Ec,
+        }
+    }
+
+    /// A new key of this shape. RSA generation takes tens of milliseconds (seconds at 4096 bits), so it runs
+    /// off the async workers.
+    async fn generate(self) -> Result<PrivateKey, VaultError> {
+        tokio::task::spawn_blocking(move || match self {
+            Shape::Rsa(bits) => RsaPrivateKey::generate(bits).map(PrivateKey::Rsa),
+            Shape::Ec(curve) => EcPrivateKey::generate(curve).map(PrivateKey::Ec),
+        })
+        .await
+        .map_err(|e| VaultError::Store(cmk_store::StoreError::Backend(format!("key generation task: {e}"))))?
+        .map_err(VaultError::Crypto)
+    }
+}
+
+/// The size Key Vault reports for a curve (`key_size` of EC keys in older API versions).
+fn curve_bits(curve: EcCurve) -> u32 {
+    match curve {
+        EcCurve::P256 | EcCurve::P256K => 256,
+        EcCurve::P384 => 384,
+        EcCurve::P521 => 521,
+    }
+}
 
 impl Vaults {
     /// Adds a version holding `key` under `name`: a new key, a new version of an active key, or a key whose
@@ -26,7 +127,7 @@ impl Vaults {
         &self,
         vault: &Vault,
         name: &str,
-        key: &RsaPrivateKey,
+        key: &PrivateKey,
         mut meta: VersionMeta,
     ) -> Result<KeyView, VaultError> {
         let existing = self.load_key(vault, name).await?;
@@ -92,19 +193,25 @@ impl Vaults {
 
     pub(super) fn new_meta(
         &self,
-        kty: KeyType,
-        key_size: u32,
+        hsm: bool,
+        shape: Shape,
         key_ops: Option<Vec<KeyOperation>>,
         tags: BTreeMap<String, String>,
         attributes: &AttributeChanges,
     ) -> Result<VersionMeta, VaultError> {
         validate_tags(&tags)?;
         let now = self.clock().now();
+        let kind = shape.kind();
+        let (key_size, curve) = match shape {
+            Shape::Rsa(bits) => (bits, None),
+            Shape::Ec(curve) => (curve_bits(curve), Some(curve)),
+        };
         let mut meta = VersionMeta {
             version: String::new(),
-            kty,
+            kty: KeyType::of(kind, hsm),
             key_size,
-            key_ops: validate_key_ops(&key_ops.unwrap_or_else(|| KeyOperation::RSA_DEFAULT.to_vec()))?,
+            curve,
+            key_ops: validate_key_ops(&key_ops.unwrap_or_else(|| KeyOperation::defaults(kind).to_vec()), kind)?,
             enabled: true,
             not_before: None,
             expires: None,
@@ -121,23 +228,9 @@ impl Vaults {
     pub async fn create_key(&self, access: &VaultAccess, name: &str, spec: KeySpec) -> Result<KeyView, VaultError> {
         let vault = access.require(KeyAction::Create, Some(name))?;
         validate_key_name(name)?;
-        let bits = spec.key_size.unwrap_or(2048);
-        if !matches!(bits, 2048 | 3072 | 4096) {
-            return Err(VaultError::BadParameter(format!(
-                "The key size {bits} is not supported: RSA keys are 2048, 3072 or 4096 bits."
-            )));
-        }
-        if spec.public_exponent.is_some_and(|e| e != 65537) {
-            return Err(VaultError::BadParameter(
-                "Only the public exponent 65537 is supported for new keys.".into(),
-            ));
-        }
-        let meta = self.new_meta(spec.kty, bits, spec.key_ops, spec.tags, &spec.attributes)?;
-        // Key generation takes tens of milliseconds (seconds at 4096 bits): keep it off the async workers.
-        let key = tokio::task::spawn_blocking(move || RsaPrivateKey::generate(bits))
-            .await
-            .map_err(|e| VaultError::Store(cmk_store::StoreError::Backend(format!("key generation task: {e}"))))?
-            .map_err(VaultError::Crypto)?;
+        let shape = Shape::of_spec(&spec)?;
+        let meta = self.new_meta(spec.kty.is_hsm(), shape, spec.key_ops, spec.tags, &spec.attributes)?;
+        let key = shape.generate().await?;
         let view = self.add_version(vault, name, &key, meta).await?;
         tracing::info!(vault = %vault.name, key = %name, version = %view.version, "created key version");
         Ok(view)
@@ -147,11 +240,13 @@ impl Vaults {
     pub async fn import_key(&self, access: &VaultAccess, name: &str, import: KeyImport) -> Result<KeyView, VaultError> {
         let vault = access.require(KeyAction::Import, Some(name))?;
         validate_key_name(name)?;
-        let key = RsaPrivateKey::from_components(&import.components)
-            .map_err(|e| VaultError::BadParameter(format!("The key cannot be imported: {e}.")))?;
-        let bits = u32::try_from(key.public_key().bits()).unwrap_or(0);
-        let kty = if import.hsm { KeyType::RsaHsm } else { KeyType::Rsa };
-        let meta = self.new_meta(kty, bits, import.key_ops, import.tags, &import.attributes)?;
+        let key: PrivateKey = match &import.key {
+            ImportedKey::Rsa(components) => RsaPrivateKey::from_components(components).map(PrivateKey::Rsa),
+            ImportedKey::Ec(components) => EcPrivateKey::from_components(components).map(PrivateKey::Ec),
+        }
+        .map_err(|e| VaultError::BadParameter(format!("The key cannot be imported: {e}.")))?;
+        let shape = Shape::of_key(&key);
+        let meta = self.new_meta(import.hsm, shape, import.key_ops, import.tags, &import.attributes)?;
         let view = self.add_version(vault, name, &key, meta).await?;
         tracing::info!(vault = %vault.name, key = %name, version = %view.version, "imported key version");
         Ok(view)
@@ -203,18 +298,20 @@ impl Vaults {
             expires: expires.map(Some),
             ..AttributeChanges::default()
         };
+        // The new version keeps the type, size or curve, and operations of the current one.
+        let shape = match (current.kty.kind(), current.curve) {
+            (KeyKind::Rsa, _) => Shape::Rsa(current.key_size),
+            (KeyKind::Ec, Some(curve)) => Shape::Ec(curve),
+            (KeyKind::Ec, None) => return Err(VaultError::Corrupt(store_keys::key(&vault.name, name))),
+        };
         let meta = self.new_meta(
-            current.kty,
-            current.key_size,
+            current.kty.is_hsm(),
+            shape,
             Some(current.key_ops.clone()),
             current.tags.clone(),
             &attributes,
         )?;
-        let bits = current.key_size;
-        let key = tokio::task::spawn_blocking(move || RsaPrivateKey::generate(bits))
-            .await
-            .map_err(|e| VaultError::Store(cmk_store::StoreError::Backend(format!("key generation task: {e}"))))?
-            .map_err(VaultError::Crypto)?;
+        let key = shape.generate().await?;
         self.add_version(vault, &record.name, &key, meta).await
     }
 
@@ -252,7 +349,7 @@ impl Vaults {
         let meta = &mut record.versions[index];
         apply_attributes(meta, &update.attributes)?;
         if let Some(ops) = update.key_ops {
-            meta.key_ops = validate_key_ops(&ops)?;
+            meta.key_ops = validate_key_ops(&ops, meta.kty.kind())?;
         }
         if let Some(tags) = update.tags {
             validate_tags(&tags)?;

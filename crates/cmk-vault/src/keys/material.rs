@@ -4,8 +4,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use cmk_crypto::ec::{EcCurve, EcPublicKey};
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
-use cmk_crypto::rsa::{RsaPrivateKey, RsaPublicKey};
+use cmk_crypto::key::{PrivateKey, PublicKey};
+use cmk_crypto::rsa::RsaPublicKey;
 use cmk_store::records;
 use serde::{Deserialize, Serialize};
 
@@ -14,30 +16,54 @@ use super::records::{KeyRecord, VersionMeta, attributes, store_keys};
 use crate::model::Vault;
 use crate::{VaultError, Vaults};
 
+/// One version's key material. The public key is kept in the clear as its JWK fields (base64url): `n` and `e`
+/// for RSA, `crv`, `x` and `y` for EC.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct KeyMaterial {
-    pub(super) n: String,
-    pub(super) e: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    e: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    x: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    y: Option<String>,
     /// base64url of the PKCS#8 document sealed under the root key.
-    pub(super) sealed_pkcs8: String,
+    sealed_pkcs8: String,
+}
+
+impl KeyMaterial {
+    fn public_key(&self) -> Option<PublicKey> {
+        let field = |value: &Option<String>| b64url_decode(value.as_deref()?).ok();
+        match &self.crv {
+            None => RsaPublicKey::from_components(field(&self.n)?, field(&self.e)?)
+                .ok()
+                .map(PublicKey::Rsa),
+            Some(crv) => EcPublicKey::from_components(EcCurve::from_jwk(crv)?, &field(&self.x)?, &field(&self.y)?)
+                .ok()
+                .map(PublicKey::Ec),
+        }
+    }
 }
 
 /// Parsed private keys, by vault, key and version. Key material never changes once written, so entries never go
 /// stale; the bound only limits memory.
 #[derive(Default)]
 pub(crate) struct KeyCache {
-    keys: Mutex<HashMap<String, RsaPrivateKey>>,
+    keys: Mutex<HashMap<String, PrivateKey>>,
 }
 
 const KEY_CACHE_LIMIT: usize = 4096;
 
 impl KeyCache {
-    pub(super) fn get(&self, id: &str) -> Option<RsaPrivateKey> {
+    pub(super) fn get(&self, id: &str) -> Option<PrivateKey> {
         self.keys.lock().ok()?.get(id).cloned()
     }
 
-    pub(super) fn put(&self, id: String, key: RsaPrivateKey) {
+    pub(super) fn put(&self, id: String, key: PrivateKey) {
         if let Ok(mut keys) = self.keys.lock() {
             if keys.len() >= KEY_CACHE_LIMIT {
                 keys.clear();
@@ -54,9 +80,8 @@ impl Vaults {
         vault: &Vault,
         name: &str,
         version: &str,
-        key: &RsaPrivateKey,
+        key: &PrivateKey,
     ) -> Result<KeyMaterial, VaultError> {
-        let public = key.public_key();
         let sealed = self
             .root_key()
             .seal(
@@ -64,11 +89,26 @@ impl Vaults {
                 key.to_pkcs8().map_err(VaultError::Crypto)?.expose(),
             )
             .map_err(VaultError::Crypto)?;
-        Ok(KeyMaterial {
-            n: b64url_encode(public.modulus()),
-            e: b64url_encode(public.exponent()),
+        let mut material = KeyMaterial {
+            n: None,
+            e: None,
+            crv: None,
+            x: None,
+            y: None,
             sealed_pkcs8: b64url_encode(sealed),
-        })
+        };
+        match key.public_key() {
+            PublicKey::Rsa(public) => {
+                material.n = Some(b64url_encode(public.modulus()));
+                material.e = Some(b64url_encode(public.exponent()));
+            }
+            PublicKey::Ec(public) => {
+                material.crv = Some(public.curve().as_jwk().to_owned());
+                material.x = Some(b64url_encode(public.x()));
+                material.y = Some(b64url_encode(public.y()));
+            }
+        }
+        Ok(material)
     }
 
     /// A version with its public key, as get, create, import, update, recover and rotate return it.
@@ -84,8 +124,7 @@ impl Vaults {
             version: meta.version.clone(),
             kty: meta.kty,
             key_ops: meta.key_ops.clone(),
-            n: public.modulus().to_vec(),
-            e: public.exponent().to_vec(),
+            public,
             attributes: attributes(vault, meta),
             tags: meta.tags.clone(),
         })
@@ -98,27 +137,14 @@ impl Vaults {
             .ok_or_else(|| VaultError::Corrupt(store_keys::material(&vault.name, name, version)))
     }
 
-    pub(super) async fn public_key(
-        &self,
-        vault: &Vault,
-        name: &str,
-        version: &str,
-    ) -> Result<RsaPublicKey, VaultError> {
-        let material = self.material(vault, name, version).await?;
-        let corrupt = || VaultError::Corrupt(store_keys::material(&vault.name, name, version));
-        RsaPublicKey::from_components(
-            b64url_decode(&material.n).map_err(|_| corrupt())?,
-            b64url_decode(&material.e).map_err(|_| corrupt())?,
-        )
-        .map_err(VaultError::Crypto)
+    pub(super) async fn public_key(&self, vault: &Vault, name: &str, version: &str) -> Result<PublicKey, VaultError> {
+        self.material(vault, name, version)
+            .await?
+            .public_key()
+            .ok_or_else(|| VaultError::Corrupt(store_keys::material(&vault.name, name, version)))
     }
 
-    pub(super) async fn private_key(
-        &self,
-        vault: &Vault,
-        name: &str,
-        version: &str,
-    ) -> Result<RsaPrivateKey, VaultError> {
+    pub(super) async fn private_key(&self, vault: &Vault, name: &str, version: &str) -> Result<PrivateKey, VaultError> {
         let cache_id = format!(
             "{}/{}/{version}",
             vault.name.to_ascii_lowercase(),
@@ -134,7 +160,7 @@ impl Vaults {
             .root_key()
             .unseal(&store_keys::seal_purpose(&vault.name, name, version), &sealed)
             .map_err(VaultError::Crypto)?;
-        let key = RsaPrivateKey::from_pkcs8(&pkcs8).map_err(VaultError::Crypto)?;
+        let key = PrivateKey::from_pkcs8(&pkcs8).map_err(VaultError::Crypto)?;
         self.key_cache().put(cache_id, key.clone());
         Ok(key)
     }

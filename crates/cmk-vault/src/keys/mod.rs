@@ -17,6 +17,8 @@
 use std::collections::BTreeMap;
 
 use cmk_core::Timestamp;
+use cmk_crypto::ec::{EcCurve, EcPrivateComponents};
+use cmk_crypto::key::{KeyKind, PublicKey};
 use cmk_crypto::rsa::RsaPrivateComponents;
 use serde::{Deserialize, Serialize};
 
@@ -38,28 +40,55 @@ const SECONDS_PER_DAY: i64 = 86_400;
 /// Azure's limit of tags on a key.
 pub const MAX_TAGS: usize = 15;
 
+/// A key's `kty`: its mechanism, and whether it is HSM-protected. cmk keeps both kinds the same way (sealed under
+/// the root key); `-HSM` is recorded and reported as Azure does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KeyType {
     Rsa,
     RsaHsm,
+    Ec,
+    EcHsm,
 }
 
 impl KeyType {
+    const ALL: [KeyType; 4] = [KeyType::Rsa, KeyType::RsaHsm, KeyType::Ec, KeyType::EcHsm];
+
     pub fn as_str(self) -> &'static str {
         match self {
             KeyType::Rsa => "RSA",
             KeyType::RsaHsm => "RSA-HSM",
+            KeyType::Ec => "EC",
+            KeyType::EcHsm => "EC-HSM",
         }
     }
 
+    /// The one refusal of a `kty` cmk does not hold, wherever it is named (create, import, restore).
     pub fn parse(text: &str) -> Result<Self, VaultError> {
-        match text {
-            "RSA" => Ok(KeyType::Rsa),
-            "RSA-HSM" => Ok(KeyType::RsaHsm),
-            other => Err(VaultError::BadParameter(format!(
-                "The key type '{other}' is not supported: this vault holds RSA keys ('RSA' or 'RSA-HSM')."
-            ))),
+        Self::ALL.into_iter().find(|kty| kty.as_str() == text).ok_or_else(|| {
+            VaultError::BadParameter(format!(
+                "The key type '{text}' is not supported: use 'RSA', 'RSA-HSM', 'EC' or 'EC-HSM'."
+            ))
+        })
+    }
+
+    pub fn of(kind: KeyKind, hsm: bool) -> Self {
+        match (kind, hsm) {
+            (KeyKind::Rsa, false) => KeyType::Rsa,
+            (KeyKind::Rsa, true) => KeyType::RsaHsm,
+            (KeyKind::Ec, false) => KeyType::Ec,
+            (KeyKind::Ec, true) => KeyType::EcHsm,
         }
+    }
+
+    pub fn kind(self) -> KeyKind {
+        match self {
+            KeyType::Rsa | KeyType::RsaHsm => KeyKind::Rsa,
+            KeyType::Ec | KeyType::EcHsm => KeyKind::Ec,
+        }
+    }
+
+    pub fn is_hsm(self) -> bool {
+        matches!(self, KeyType::RsaHsm | KeyType::EcHsm)
     }
 }
 
@@ -87,6 +116,8 @@ impl KeyOperation {
         KeyOperation::Import,
         KeyOperation::Export,
     ];
+    /// What a new EC key permits unless told otherwise, and all it may permit: it signs and verifies.
+    const EC: [KeyOperation; 2] = [KeyOperation::Sign, KeyOperation::Verify];
     /// What a new RSA key permits unless told otherwise.
     const RSA_DEFAULT: [KeyOperation; 6] = [
         KeyOperation::Encrypt,
@@ -96,6 +127,22 @@ impl KeyOperation {
         KeyOperation::WrapKey,
         KeyOperation::UnwrapKey,
     ];
+
+    /// What a new key of `kind` permits unless told otherwise.
+    fn defaults(kind: KeyKind) -> &'static [KeyOperation] {
+        match kind {
+            KeyKind::Rsa => &Self::RSA_DEFAULT,
+            KeyKind::Ec => &Self::EC,
+        }
+    }
+
+    /// Whether a key of `kind` can do this at all.
+    fn fits(self, kind: KeyKind) -> bool {
+        match kind {
+            KeyKind::Rsa => true,
+            KeyKind::Ec => Self::EC.contains(&self),
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -151,15 +198,23 @@ pub struct AttributeChanges {
 pub struct KeySpec {
     pub kty: KeyType,
     pub key_size: Option<u32>,
+    /// EC keys: the curve (P-256 when neither it nor `key_size` says).
+    pub curve: Option<EcCurve>,
     pub public_exponent: Option<u64>,
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: AttributeChanges,
     pub tags: BTreeMap<String, String>,
 }
 
+/// The private key of an import, as its JWK carries it.
+pub enum ImportedKey {
+    Rsa(RsaPrivateComponents),
+    Ec(EcPrivateComponents),
+}
+
 /// What an import brings.
 pub struct KeyImport {
-    pub components: RsaPrivateComponents,
+    pub key: ImportedKey,
     pub hsm: bool,
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: AttributeChanges,
@@ -194,8 +249,7 @@ pub struct KeyView {
     pub version: String,
     pub kty: KeyType,
     pub key_ops: Vec<KeyOperation>,
-    pub n: Vec<u8>,
-    pub e: Vec<u8>,
+    pub public: PublicKey,
     pub attributes: KeyAttributes,
     pub tags: BTreeMap<String, String>,
 }

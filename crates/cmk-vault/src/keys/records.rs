@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use cmk_core::Timestamp;
+use cmk_crypto::ec::EcCurve;
+use cmk_crypto::key::KeyKind;
 use cmk_store::records::{self, Versioned};
 use serde::{Deserialize, Serialize};
 
@@ -16,7 +18,11 @@ use crate::{VaultError, Vaults};
 pub(super) struct VersionMeta {
     pub(super) version: String,
     pub(super) kty: KeyType,
+    /// RSA: the modulus in bits; EC: the curve's size in bits.
     pub(super) key_size: u32,
+    /// EC keys: the curve, by its JWK name. Absent for RSA keys.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "curve_name")]
+    pub(super) curve: Option<EcCurve>,
     pub(super) key_ops: Vec<KeyOperation>,
     pub(super) enabled: bool,
     pub(super) not_before: Option<Timestamp>,
@@ -25,6 +31,28 @@ pub(super) struct VersionMeta {
     pub(super) tags: BTreeMap<String, String>,
     pub(super) created: Timestamp,
     pub(super) updated: Timestamp,
+}
+
+/// A curve in a stored record, by its JWK name (`P-256`), so records read the same as the API.
+mod curve_name {
+    use cmk_crypto::ec::EcCurve;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(curve: &Option<EcCurve>, serializer: S) -> Result<S::Ok, S::Error> {
+        match curve {
+            Some(curve) => serializer.serialize_some(curve.as_jwk()),
+            None => serializer.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<EcCurve>, D::Error> {
+        match Option::<String>::deserialize(deserializer)? {
+            None => Ok(None),
+            Some(name) => EcCurve::from_jwk(&name)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("unknown curve {name}"))),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,7 +132,20 @@ pub(super) fn validate_tags(tags: &BTreeMap<String, String>) -> Result<(), Vault
     Ok(())
 }
 
-pub(super) fn validate_key_ops(ops: &[KeyOperation]) -> Result<Vec<KeyOperation>, VaultError> {
+/// The operations a key of `kind` may permit, each once; an EC key only signs and verifies.
+pub(super) fn validate_key_ops(ops: &[KeyOperation], kind: KeyKind) -> Result<Vec<KeyOperation>, VaultError> {
+    let unfit: Vec<String> = ops
+        .iter()
+        .filter(|op| !op.fits(kind))
+        .map(|op| format!("\"{}\"", op.as_str()))
+        .collect();
+    if !unfit.is_empty() {
+        return Err(VaultError::BadParameter(format!(
+            "Unsupported key operation(s) for an {} key: {}. Supported values are \"sign\", \"verify\".",
+            kind.as_kty(),
+            unfit.join(", ")
+        )));
+    }
     let mut unique = Vec::new();
     for op in ops {
         if !unique.contains(op) {

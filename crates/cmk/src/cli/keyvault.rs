@@ -38,9 +38,12 @@ const KEY_OPS: [&str; 8] = [
     "import",
     "export",
 ];
-const KEY_TYPES: [&str; 6] = ["RSA", "RSA-HSM", "EC", "EC-HSM", "oct", "oct-HSM"];
+const KEY_TYPES: [&str; 4] = ["RSA", "RSA-HSM", "EC", "EC-HSM"];
+const CURVES: [&str; 4] = ["P-256", "P-256K", "P-384", "P-521"];
 const ENCRYPTION_ALGORITHMS: [&str; 3] = ["RSA-OAEP", "RSA-OAEP-256", "RSA1_5"];
-const SIGNATURE_ALGORITHMS: [&str; 6] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"];
+const SIGNATURE_ALGORITHMS: [&str; 10] = [
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES256K", "ES384", "ES512",
+];
 
 #[derive(Subcommand, Debug)]
 pub enum KeyvaultCommand {
@@ -187,7 +190,7 @@ pub struct PrincipalArgs {
 pub enum KeyCommand {
     /// Create a key, or a new version of an existing one.
     #[command(
-        after_help = "Examples:\n  cmk keyvault key create --vault-name kv-cmk --name cmk-key\n  cmk keyvault key create --vault-name kv-cmk --name cmk-key --kty RSA-HSM --size 3072 --ops wrapKey unwrapKey"
+        after_help = "Examples:\n  cmk keyvault key create --vault-name kv-cmk --name cmk-key\n  cmk keyvault key create --vault-name kv-cmk --name cmk-key --kty RSA-HSM --size 3072 --ops wrapKey unwrapKey\n  cmk keyvault key create --vault-name kv-cmk --name signing-key --kty EC --curve P-384"
     )]
     Create {
         #[command(flatten)]
@@ -198,6 +201,9 @@ pub enum KeyCommand {
         /// Key size in bits (RSA: 2048, 3072 or 4096) [default: 2048].
         #[arg(long)]
         size: Option<u32>,
+        /// Elliptic curve of an EC key [default: P-256].
+        #[arg(long, value_parser = PossibleValuesParser::new(CURVES))]
+        curve: Option<String>,
         #[command(flatten)]
         attributes: AttributeArgs,
         /// Create the key disabled.
@@ -631,6 +637,7 @@ async fn run_key(command: KeyCommand, session: &Session) -> Result<Option<Value>
             key,
             kty,
             size,
+            curve,
             attributes,
             disabled,
         } => {
@@ -638,6 +645,9 @@ async fn run_key(command: KeyCommand, session: &Session) -> Result<Option<Value>
             body.insert("kty".into(), json!(kty));
             if let Some(size) = size {
                 body.insert("key_size".into(), json!(size));
+            }
+            if let Some(curve) = curve {
+                body.insert("crv".into(), json!(curve));
             }
             let path = format!("keys/{}/create", key_name(&key.name)?);
             Some(

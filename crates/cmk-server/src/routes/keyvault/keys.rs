@@ -10,12 +10,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cmk_core::Timestamp;
+use cmk_crypto::ec::{EcCurve, EcPrivateComponents};
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
-use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateComponents, RsaSignatureAlgorithm};
+use cmk_crypto::key::{KeyKind, PublicKey, SignatureAlgorithm};
+use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateComponents};
 use cmk_vault::access::KeyAction;
 use cmk_vault::keys::{
-    AttributeChanges, Deletion, KeyAttributes, KeyImport, KeyItem, KeyOperation, KeySpec, KeyType, KeyUpdate, KeyView,
-    Page,
+    AttributeChanges, Deletion, ImportedKey, KeyAttributes, KeyImport, KeyItem, KeyOperation, KeySpec, KeyType,
+    KeyUpdate, KeyView, Page,
 };
 use cmk_vault::rotation::{LifetimeAction, LifetimeActionType, PolicyDuration, RotationPolicy, Trigger};
 use serde::Deserialize;
@@ -108,6 +110,9 @@ struct CreateBody {
 struct JwkBody {
     kty: Option<String>,
     key_ops: Option<Vec<String>>,
+    crv: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
     n: Option<String>,
     e: Option<String>,
     d: Option<String>,
@@ -187,14 +192,24 @@ fn attributes_json(attributes: &KeyAttributes) -> Value {
 }
 
 fn key_bundle(base: &str, view: &KeyView) -> Value {
+    let mut key = json!({
+        "kid": format!("{base}/keys/{}/{}", view.name, view.version),
+        "kty": view.kty.as_str(),
+        "key_ops": view.key_ops.iter().map(|op| op.as_str()).collect::<Vec<_>>(),
+    });
+    match &view.public {
+        PublicKey::Rsa(public) => {
+            key["n"] = json!(b64url_encode(public.modulus()));
+            key["e"] = json!(b64url_encode(public.exponent()));
+        }
+        PublicKey::Ec(public) => {
+            key["crv"] = json!(public.curve().as_jwk());
+            key["x"] = json!(b64url_encode(public.x()));
+            key["y"] = json!(b64url_encode(public.y()));
+        }
+    }
     json!({
-        "key": {
-            "kid": format!("{base}/keys/{}/{}", view.name, view.version),
-            "kty": view.kty.as_str(),
-            "key_ops": view.key_ops.iter().map(|op| op.as_str()).collect::<Vec<_>>(),
-            "n": b64url_encode(&view.n),
-            "e": b64url_encode(&view.e),
-        },
+        "key": key,
         "attributes": attributes_json(&view.attributes),
         "tags": view.tags,
     })
@@ -270,11 +285,6 @@ async fn create_key(
 ) -> Result<Json<Value>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::Create, Some(&name)).await?;
     refuse_release_policy(&body.release_policy)?;
-    if body.crv.is_some() {
-        return Err(bad_parameter(
-            "Elliptic-curve keys are not supported by this vault: use kty RSA or RSA-HSM.",
-        ));
-    }
     let kty = KeyType::parse(
         body.kty
             .as_deref()
@@ -283,6 +293,7 @@ async fn create_key(
     let spec = KeySpec {
         kty,
         key_size: body.key_size,
+        curve: body.crv.as_deref().map(curve).transpose()?,
         public_exponent: body.public_exponent,
         key_ops: key_ops(body.key_ops)?,
         attributes: body.attributes.unwrap_or_default().changes(),
@@ -290,6 +301,15 @@ async fn create_key(
     };
     let view = state.vaults.create_key(&access, &name, spec).await?;
     Ok(Json(key_bundle(&base, &view)))
+}
+
+/// A curve by its JWK name; the one refusal of a curve cmk does not hold.
+fn curve(name: &str) -> Result<EcCurve, ApiError> {
+    EcCurve::from_jwk(name).ok_or_else(|| {
+        bad_parameter(format!(
+            "The curve '{name}' is not supported: use P-256, P-256K, P-384 or P-521."
+        ))
+    })
 }
 
 async fn import_key(
@@ -305,25 +325,39 @@ async fn import_key(
         .kty
         .as_deref()
         .ok_or_else(|| bad_parameter("The key's 'kty' is required."))?;
-    let hsm = KeyType::parse(kty)? == KeyType::RsaHsm || body.hsm.unwrap_or(false);
+    let kty = KeyType::parse(kty)?;
+    let hsm = kty.is_hsm() || body.hsm.unwrap_or(false);
+    let kind = kty.kind().as_kty();
     let part = |field: &str, value: Option<String>| -> Result<Vec<u8>, ApiError> {
         decode(
             field,
-            &value.ok_or_else(|| bad_parameter(format!("The key's '{field}' is required to import an RSA key.")))?,
+            &value.ok_or_else(|| bad_parameter(format!("The key's '{field}' is required to import an {kind} key.")))?,
         )
     };
-    let components = RsaPrivateComponents {
-        n: part("n", jwk.n)?,
-        e: part("e", jwk.e)?,
-        d: part("d", jwk.d)?,
-        p: part("p", jwk.p)?,
-        q: part("q", jwk.q)?,
-        dp: part("dp", jwk.dp)?,
-        dq: part("dq", jwk.dq)?,
-        qi: part("qi", jwk.qi)?,
+    let key = match kty.kind() {
+        KeyKind::Rsa => ImportedKey::Rsa(RsaPrivateComponents {
+            n: part("n", jwk.n)?,
+            e: part("e", jwk.e)?,
+            d: part("d", jwk.d)?,
+            p: part("p", jwk.p)?,
+            q: part("q", jwk.q)?,
+            dp: part("dp", jwk.dp)?,
+            dq: part("dq", jwk.dq)?,
+            qi: part("qi", jwk.qi)?,
+        }),
+        KeyKind::Ec => ImportedKey::Ec(EcPrivateComponents {
+            curve: curve(
+                jwk.crv
+                    .as_deref()
+                    .ok_or_else(|| bad_parameter("The key's 'crv' is required to import an EC key."))?,
+            )?,
+            d: part("d", jwk.d)?,
+            x: part("x", jwk.x)?,
+            y: part("y", jwk.y)?,
+        }),
     };
     let import = KeyImport {
-        components,
+        key,
         hsm,
         key_ops: key_ops(jwk.key_ops)?,
         attributes: body.attributes.unwrap_or_default().changes(),
@@ -687,7 +721,7 @@ async fn key_operation(
     let (access, base) = caller.authorize(&state, action, Some(&name)).await?;
     if body.iv.is_some() || body.aad.is_some() || body.tag.is_some() {
         return Err(bad_parameter(
-            "'iv', 'aad' and 'tag' apply to AES keys only; this vault holds RSA keys.",
+            "'iv', 'aad' and 'tag' apply to AES keys only; this vault holds RSA and EC keys.",
         ));
     }
     let version = Some(version.as_str()).filter(|v| !v.is_empty());
@@ -716,9 +750,10 @@ async fn key_operation(
             }
         }
         KeyOperation::Sign | KeyOperation::Verify => {
-            let algorithm = RsaSignatureAlgorithm::from_jwa(&body.alg).ok_or_else(|| {
+            let algorithm = SignatureAlgorithm::from_jwa(&body.alg).ok_or_else(|| {
                 bad_parameter(format!(
-                    "The algorithm '{}' is not supported; use RS256/384/512 or PS256/384/512.",
+                    "The algorithm '{}' is not supported; use RS256/384/512, PS256/384/512, ES256, ES256K, ES384 or \
+                     ES512.",
                     body.alg
                 ))
             })?;
