@@ -241,7 +241,8 @@ fn key_facts(value: &Value) -> Result<KeyFacts, VaultCallError> {
         kid,
         kty,
         bits,
-        enabled: attributes["enabled"].as_bool().unwrap_or(true),
+        // A vault that does not say the key is enabled has not said it may be used.
+        enabled: attributes["enabled"].as_bool().unwrap_or(false),
         recovery_level: attributes["recoveryLevel"].as_str().unwrap_or_default().to_owned(),
     })
 }
@@ -254,7 +255,7 @@ impl KeyVaultClient for HttpVaultClient {
             .get(format!("{}keys?api-version={API_VERSION}", self.own.route(vault_uri)))
             .send()
             .await
-            .map_err(|e| VaultCallError::VaultNotFound(without_url(&e)))?;
+            .map_err(|e| VaultCallError::Unreachable(without_url(&e)))?;
         let status = response.status();
         let region = response
             .headers()
@@ -335,8 +336,20 @@ impl KeyVaultClient for HttpVaultClient {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
-    use super::OwnVaults;
+    use super::{OwnVaults, key_facts};
+
+    #[test]
+    fn a_key_bundle_that_does_not_say_enabled_counts_as_disabled() {
+        let bundle = serde_json::json!({"key": {"kid": "https://kv.vault.localhost/keys/k/1", "kty": "RSA"}});
+        assert!(!key_facts(&bundle).unwrap().enabled);
+        let bundle = serde_json::json!({
+            "key": {"kid": "https://kv.vault.localhost/keys/k/1", "kty": "RSA"},
+            "attributes": {"enabled": true}
+        });
+        assert!(key_facts(&bundle).unwrap().enabled);
+    }
 
     #[test]
     fn own_vault_urls_keep_their_host_and_take_the_configured_port() {

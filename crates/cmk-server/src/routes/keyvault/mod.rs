@@ -119,12 +119,15 @@ impl FromRequestParts<AppState> for VaultCaller {
                 "This host names no vault.",
             ));
         };
-        let vault = state.vaults.data_plane_vault(&name).await.map_err(|_| {
-            ApiError::arm(
+        // Only a vault that is not there is "not found": a storage fault is the server's (500, or 503 while the
+        // store is busy), so that callers such as the account engine never take it for a deleted vault.
+        let vault = state.vaults.data_plane_vault(&name).await.map_err(|e| match e {
+            cmk_vault::VaultError::VaultNotFound(..) => ApiError::arm(
                 StatusCode::NOT_FOUND,
                 "VaultNotFound",
                 format!("No vault named '{name}' exists in this deployment."),
-            )
+            ),
+            other => ApiError::from(other),
         })?;
         let token = match bearer(parts) {
             Bearer::Token(token) => token,
