@@ -6,6 +6,7 @@
 //!   authorization on every call) and their ratio to the raw rate on the same cores;
 //! - end-to-end `wrapkey` calls per second, and their ratio to an authenticated call that does no cryptography
 //!   (`GET /keys/{name}/{version}`), which shows what a public-key operation adds to the request cost;
+//! - raw aws-lc-rs ES256 (P-256) signatures per second on one core, and `sign` with ES256 over HTTPS against it;
 //! - `unwrapkey` on a vault that uses Azure RBAC (the caller's role assignment decides) against the same on a
 //!   vault with access policies, measured alternately, which shows what role-based authorization costs.
 //!
@@ -15,6 +16,7 @@
 mod common;
 
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
+use cmk_crypto::ec::{EcCurve, EcPrivateKey, EcSignatureAlgorithm};
 use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateKey, RsaPublicKey};
 use common::{CONCURRENCY, http_rate, raw_rate, raw_rate_on, start_server, start_server_process};
 use serde_json::{Value, json};
@@ -58,6 +60,10 @@ fn main() {
     let raw_all = raw_rate_on(cores, || {
         key.decrypt(RsaEncryptionAlgorithm::RsaOaep256, &ciphertext).unwrap();
     });
+    let ec_key = EcPrivateKey::generate(EcCurve::P256).unwrap();
+    let raw_es256 = raw_rate(|| {
+        ec_key.sign_digest(EcSignatureAlgorithm::Es256, &[3u8; 32]).unwrap();
+    });
 
     // `--server-process PATH`: the server runs as its own process pinned to core 0; run this benchmark under
     // `taskset -c 1` so the load generator has core 1 to itself and the ratio compares like with like.
@@ -71,7 +77,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (unwrap_rate, wrap_rate, get_rate, rbac_rates) = runtime.block_on(async {
+    let (unwrap_rate, wrap_rate, get_rate, es256_rate, rbac_rates) = runtime.block_on(async {
         let bench = match &server_binary {
             Some(binary) => start_server_process(std::path::Path::new(binary), 0),
             None => start_server().await,
@@ -130,6 +136,23 @@ fn main() {
         ))
         .await;
         let get = http_rate(call(format!("{kid}?api-version=7.6"), None)).await;
+        let ec_bundle: Value = bench
+            .client
+            .post(format!("{base}/keys/ec/create?api-version=7.6"))
+            .bearer_auth(&token)
+            .json(&json!({"kty": "EC", "crv": "P-256"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ec_kid = ec_bundle["key"]["kid"].as_str().unwrap().to_owned();
+        let es256 = http_rate(call(
+            format!("{ec_kid}/sign?api-version=7.6"),
+            Some(json!({"alg": "ES256", "value": b64url_encode([3u8; 32])})),
+        ))
+        .await;
 
         // The same key operation on a vault that uses Azure RBAC, the caller holding Key Vault Crypto Officer on
         // it (owning the subscription grants no key use).
@@ -186,7 +209,7 @@ fn main() {
             }
         }
         let rounds = ROUNDS as f64;
-        (unwrap, wrap, get, (policy_total / rounds, rbac_total / rounds))
+        (unwrap, wrap, get, es256, (policy_total / rounds, rbac_total / rounds))
     });
 
     if server_binary.is_some() {
@@ -204,6 +227,12 @@ fn main() {
         wrap_rate / get_rate
     );
     println!("authenticated GET of the key ({CONCURRENCY} in flight): {get_rate:>8.0} /s");
+    println!("raw ES256 (P-256) sign, one core:             {raw_es256:>8.0} /s");
+    println!(
+        "sign ES256 over HTTPS ({CONCURRENCY} in flight):         {es256_rate:>8.0} /s   ratio to raw on one core: {:.2}   to an authenticated GET: {:.2}",
+        es256_rate / raw_es256,
+        es256_rate / get_rate
+    );
     let (policy_rate, rbac_rate) = rbac_rates;
     println!("unwrapkey, access-policy vault ({ROUNDS} alternating rounds): {policy_rate:>8.0} /s");
     println!(
