@@ -15,8 +15,8 @@
 
 mod common;
 
-use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_crypto::ec::{EcCurve, EcPrivateKey, EcSignatureAlgorithm};
+use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_crypto::rsa::{RsaEncryptionAlgorithm, RsaPrivateKey, RsaPublicKey};
 use common::{CONCURRENCY, http_rate, raw_rate, raw_rate_on, start_server, start_server_process};
 use serde_json::{Value, json};

@@ -10,14 +10,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use cmk_account::vault_client::{IdentityRef, KeyFacts, KeyVaultClient, VaultCallError, VaultFacts};
+use cmk_api::keys::{KeyBundle, KeyOperationResult, KeyOperationsParameters};
+use cmk_api::{ErrorResponse, SecretBase64Url};
 use cmk_core::Timestamp;
-use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_crypto::{SecretBytes, SecretString};
 use cmk_directory::{Directory, DirectoryError};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 const API_VERSION: &str = "7.6";
+/// The algorithm of every wrap and unwrap of a data key.
+const WRAP_ALGORITHM: &str = "RSA-OAEP-256";
 /// A cached token is renewed this long before it expires.
 const TOKEN_RENEWAL_SECONDS: i64 = 300;
 
@@ -153,15 +156,16 @@ impl HttpVaultClient {
         }
     }
 
-    /// Sends an authenticated request; a 401 with a cached token is retried once with a fresh one (the token
-    /// may have expired on a clock that moved).
+    /// Sends an authenticated request and returns the answer's body; a 401 with a cached token is retried once
+    /// with a fresh one (the token may have expired on a clock that moved). The body is in a buffer that is
+    /// wiped on drop, since an unwrapKey answer carries a data key in the clear.
     async fn call(
         &self,
         identity: IdentityRef,
         method: reqwest::Method,
         url: &str,
-        body: Option<Value>,
-    ) -> Result<Value, VaultCallError> {
+        body: Option<&KeyOperationsParameters>,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultCallError> {
         for attempt in 0..2 {
             let token = self.token(identity).await?;
             let mut request = self
@@ -171,7 +175,7 @@ impl HttpVaultClient {
                     format!("{}?api-version={API_VERSION}", self.own.route(url)),
                 )
                 .bearer_auth(token.expose());
-            if let Some(body) = &body {
+            if let Some(body) = body {
                 request = request.json(body);
             }
             let response = request
@@ -183,14 +187,30 @@ impl HttpVaultClient {
                 self.forget_token(identity);
                 continue;
             }
-            let value: Value = response.json().await.unwrap_or(Value::Null);
+            let bytes = read_body(response).await;
             if status.is_success() {
-                return Ok(value);
+                return Ok(bytes);
             }
-            return Err(classify(status, &value));
+            return Err(classify(status, &error_of(&bytes)));
         }
         Err(VaultCallError::Unauthorized("the vault refused a fresh token".into()))
     }
+}
+
+/// The body of an answer, empty if it could not be read (the status still says what happened). `Vec::from`
+/// takes over reqwest's buffer when it is the only owner, so usually no unwiped copy is made.
+async fn read_body(response: reqwest::Response) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(response.bytes().await.map(Vec::from).unwrap_or_default())
+}
+
+/// An error answer; one that is not Azure's JSON reads as an empty error, classified by its status alone.
+fn error_of(body: &[u8]) -> ErrorResponse {
+    serde_json::from_slice(body).unwrap_or_default()
+}
+
+/// The one body of every wrap and unwrap: `key` is the data key (wrap) or the wrapped key (unwrap).
+fn wrap_body(key: &[u8]) -> KeyOperationsParameters {
+    KeyOperationsParameters::new(WRAP_ALGORITHM, SecretBase64Url::new(SecretBytes::new(key.to_vec())))
 }
 
 /// reqwest errors name the URL; keep the reason only.
@@ -202,13 +222,14 @@ fn without_url(error: &reqwest::Error) -> String {
     text
 }
 
-fn classify(status: StatusCode, body: &Value) -> VaultCallError {
-    let code = body["error"]["code"].as_str().unwrap_or_default();
-    let inner = body["error"]["innererror"]["code"].as_str().unwrap_or_default();
-    let message = body["error"]["message"]
-        .as_str()
-        .map(str::to_owned)
-        .unwrap_or_else(|| format!("the vault answered {status}"));
+fn classify(status: StatusCode, body: &ErrorResponse) -> VaultCallError {
+    let code = body.error.code.as_str();
+    let inner = body.error.innererror.as_ref().map_or("", |inner| inner.code.as_str());
+    let message = if body.error.message.is_empty() {
+        format!("the vault answered {status}")
+    } else {
+        body.error.message.clone()
+    };
     match status {
         StatusCode::UNAUTHORIZED => VaultCallError::Unauthorized(message),
         StatusCode::FORBIDDEN if inner == "KeyDisabled" => VaultCallError::KeyDisabled(message),
@@ -220,30 +241,27 @@ fn classify(status: StatusCode, body: &Value) -> VaultCallError {
     }
 }
 
-fn key_facts(value: &Value) -> Result<KeyFacts, VaultCallError> {
+fn key_facts(bundle: &KeyBundle) -> Result<KeyFacts, VaultCallError> {
     let bad = || VaultCallError::Unreachable("the vault's key bundle is malformed".into());
-    let key = &value["key"];
-    let kid = key["kid"].as_str().ok_or_else(bad)?.to_owned();
-    let kty = key["kty"].as_str().ok_or_else(bad)?.to_owned();
-    let bits = match key["n"].as_str() {
-        Some(n) => {
-            let bytes = b64url_decode(n).map_err(|_| bad())?;
-            let leading = bytes.iter().take_while(|b| **b == 0).count();
-            let significant = &bytes[leading..];
-            significant
-                .first()
-                .map_or(0, |first| significant.len() * 8 - first.leading_zeros() as usize)
-        }
-        None => 0,
-    };
-    let attributes = &value["attributes"];
+    let key = &bundle.key;
+    let kid = key.kid.clone().ok_or_else(bad)?;
+    let kty = key.kty.clone().ok_or_else(bad)?;
+    let bits = key.n.as_ref().map_or(0, |n| {
+        let bytes = n.as_bytes();
+        let leading = bytes.iter().take_while(|b| **b == 0).count();
+        let significant = &bytes[leading..];
+        significant
+            .first()
+            .map_or(0, |first| significant.len() * 8 - first.leading_zeros() as usize)
+    });
+    let attributes = &bundle.attributes;
     Ok(KeyFacts {
         kid,
         kty,
         bits,
         // A vault that does not say the key is enabled has not said it may be used.
-        enabled: attributes["enabled"].as_bool().unwrap_or(false),
-        recovery_level: attributes["recoveryLevel"].as_str().unwrap_or_default().to_owned(),
+        enabled: attributes.enabled.unwrap_or(false),
+        recovery_level: attributes.recovery_level.clone().unwrap_or_default(),
     })
 }
 
@@ -268,8 +286,8 @@ impl KeyVaultClient for HttpVaultClient {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if status != StatusCode::UNAUTHORIZED {
-            let body: Value = response.json().await.unwrap_or(Value::Null);
-            return Err(match classify(status, &body) {
+            let body = read_body(response).await;
+            return Err(match classify(status, &error_of(&body)) {
                 VaultCallError::KeyNotFound(m) => VaultCallError::VaultNotFound(m),
                 other => other,
             });
@@ -298,19 +316,25 @@ impl KeyVaultClient for HttpVaultClient {
             Some(v) => format!("{vault_uri}keys/{name}/{v}"),
             None => format!("{vault_uri}keys/{name}"),
         };
-        let value = self.call(identity, reqwest::Method::GET, &url, None).await?;
-        key_facts(&value)
+        let body = self.call(identity, reqwest::Method::GET, &url, None).await?;
+        let bundle: KeyBundle = serde_json::from_slice(&body)
+            .map_err(|_| VaultCallError::Unreachable("the vault's key bundle is malformed".into()))?;
+        key_facts(&bundle)
     }
 
     async fn wrap_key(&self, identity: IdentityRef, kid: &str, key: &[u8]) -> Result<Vec<u8>, VaultCallError> {
-        let body = json!({ "alg": "RSA-OAEP-256", "value": b64url_encode(key) });
-        let value = self
-            .call(identity, reqwest::Method::POST, &format!("{kid}/wrapkey"), Some(body))
+        let answer = self
+            .call(
+                identity,
+                reqwest::Method::POST,
+                &format!("{kid}/wrapkey"),
+                Some(&wrap_body(key)),
+            )
             .await?;
-        value["value"]
-            .as_str()
-            .and_then(|v| b64url_decode(v).ok())
-            .ok_or_else(|| VaultCallError::Unreachable("the vault's wrapKey answer is malformed".into()))
+        // The wrapped key is not secret; the answer type is the one every key operation shares.
+        serde_json::from_slice::<KeyOperationResult>(&answer)
+            .map(|result| result.value.expose().to_vec())
+            .map_err(|_| VaultCallError::Unreachable("the vault's wrapKey answer is malformed".into()))
     }
 
     async fn unwrap_key(
@@ -319,15 +343,18 @@ impl KeyVaultClient for HttpVaultClient {
         kid: &str,
         wrapped: &[u8],
     ) -> Result<SecretBytes, VaultCallError> {
-        let body = json!({ "alg": "RSA-OAEP-256", "value": b64url_encode(wrapped) });
-        let value = self
-            .call(identity, reqwest::Method::POST, &format!("{kid}/unwrapkey"), Some(body))
+        let answer = self
+            .call(
+                identity,
+                reqwest::Method::POST,
+                &format!("{kid}/unwrapkey"),
+                Some(&wrap_body(wrapped)),
+            )
             .await?;
-        value["value"]
-            .as_str()
-            .and_then(|v| b64url_decode(v).ok())
-            .map(SecretBytes::new)
-            .ok_or_else(|| VaultCallError::Unreachable("the vault's unwrapKey answer is malformed".into()))
+        // Decoded straight from the wiped buffer into a secret type: the data key is never held elsewhere.
+        serde_json::from_slice::<KeyOperationResult>(&answer)
+            .map(|result| result.value.into_secret())
+            .map_err(|_| VaultCallError::Unreachable("the vault's unwrapKey answer is malformed".into()))
     }
 
     fn forget_identity(&self, identity: IdentityRef) {
@@ -342,12 +369,16 @@ mod tests {
 
     #[test]
     fn a_key_bundle_that_does_not_say_enabled_counts_as_disabled() {
-        let bundle = serde_json::json!({"key": {"kid": "https://kv.vault.localhost/keys/k/1", "kty": "RSA"}});
+        let bundle = serde_json::from_value(
+            serde_json::json!({"key": {"kid": "https://kv.vault.localhost/keys/k/1", "kty": "RSA"}}),
+        )
+        .unwrap();
         assert!(!key_facts(&bundle).unwrap().enabled);
-        let bundle = serde_json::json!({
+        let bundle = serde_json::from_value(serde_json::json!({
             "key": {"kid": "https://kv.vault.localhost/keys/k/1", "kty": "RSA"},
             "attributes": {"enabled": true}
-        });
+        }))
+        .unwrap();
         assert!(key_facts(&bundle).unwrap().enabled);
     }
 

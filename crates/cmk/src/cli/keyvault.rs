@@ -13,7 +13,15 @@ use base64::engine::DecodePaddingMode;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD, URL_SAFE_NO_PAD};
 use clap::builder::{BoolishValueParser, PossibleValuesParser};
 use clap::{Args, Subcommand, ValueEnum};
+use cmk_api::keys::{
+    BackupKeyResult, KeyListResult, KeyOperationResult, KeyOperationsParameters, KeyRestoreParameters,
+    KeySignParameters, KeyVerifyParameters, KeyVerifyResult,
+};
+use cmk_api::{Base64Url, SecretBase64Url};
+use cmk_crypto::SecretBytes;
 use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::api;
@@ -709,16 +717,18 @@ async fn run_key(command: KeyCommand, session: &Session) -> Result<Option<Value>
         KeyCommand::Backup { key, file } => {
             let path = format!("keys/{}/backup", key_name(&key.name)?);
             let answer = vault_call(session, Method::POST, &key.vault_name, &path, None).await?;
-            let blob = answer["value"]
-                .as_str()
-                .and_then(|v| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
+            let blob = serde_json::from_value::<BackupKeyResult>(answer)
+                .ok()
+                .and_then(|backup| URL_SAFE_NO_PAD.decode(backup.value.trim_end_matches('=')).ok())
                 .ok_or_else(|| CliError::Local("the server sent no backup".into()))?;
             write_private(&file, &blob)?;
             None
         }
         KeyCommand::Restore { vault_name, file } => {
             let blob = std::fs::read(&file).map_err(|e| CliError::local(&format!("reading {}", file.display()), e))?;
-            let body = json!({ "value": URL_SAFE_NO_PAD.encode(blob) });
+            let body = wire_body(&KeyRestoreParameters {
+                value: URL_SAFE_NO_PAD.encode(blob),
+            })?;
             Some(vault_call(session, Method::POST, &vault_name, "keys/restore", Some(&body)).await?)
         }
         KeyCommand::Encrypt(args) => Some(cipher(session, args, CipherOp::Encrypt).await?),
@@ -731,12 +741,16 @@ async fn run_key(command: KeyCommand, session: &Session) -> Result<Option<Value>
             algorithm,
             digest,
         } => {
-            let body = json!({ "alg": algorithm, "value": to_wire(&decode_base64("--digest", &digest)?) });
+            let body = wire_body(&KeySignParameters {
+                alg: algorithm.clone(),
+                value: Base64Url(decode_base64("--digest", &digest)?),
+            })?;
             let path = operation_path(&key.name, version.as_deref(), "sign")?;
             let answer = vault_call(session, Method::POST, &key.vault_name, &path, Some(&body)).await?;
+            let signed: KeyOperationResult = read_answer(answer)?;
             Some(json!({
-                "kid": answer["kid"],
-                "signature": from_wire(&answer["value"])?,
+                "kid": signed.kid,
+                "signature": STANDARD.encode(signed.value.expose()),
                 "algorithm": algorithm,
             }))
         }
@@ -747,14 +761,15 @@ async fn run_key(command: KeyCommand, session: &Session) -> Result<Option<Value>
             digest,
             signature,
         } => {
-            let body = json!({
-                "alg": algorithm,
-                "digest": to_wire(&decode_base64("--digest", &digest)?),
-                "value": to_wire(&decode_base64("--signature", &signature)?),
-            });
+            let body = wire_body(&KeyVerifyParameters {
+                alg: algorithm.clone(),
+                digest: Some(Base64Url(decode_base64("--digest", &digest)?)),
+                value: Base64Url(decode_base64("--signature", &signature)?),
+            })?;
             let path = operation_path(&key.name, version.as_deref(), "verify")?;
             let answer = vault_call(session, Method::POST, &key.vault_name, &path, Some(&body)).await?;
-            Some(json!({ "isValid": answer["value"].as_bool().unwrap_or(false), "algorithm": algorithm }))
+            let verified: KeyVerifyResult = read_answer(answer)?;
+            Some(json!({ "isValid": verified.value, "algorithm": algorithm }))
         }
         KeyCommand::RotationPolicy { command } => match command {
             RotationPolicyCommand::Show(key) => {
@@ -1078,12 +1093,13 @@ async fn list_vault(
         Some(size) => format!("{path}?maxresults={size}"),
         None => path.to_owned(),
     };
-    let mut page = vault_call(session, Method::GET, vault, &path, None).await?;
+    let mut page: KeyListResult<Value> = read_answer(vault_call(session, Method::GET, vault, &path, None).await?)?;
     let resource = session.vault_resource();
     let mut items = Vec::new();
     loop {
-        for mut item in page["value"].as_array().cloned().unwrap_or_default() {
-            let kid = item["kid"].as_str().unwrap_or_default().to_owned();
+        for mut item in std::mem::take(&mut page.value) {
+            // Items stay JSON so that every field the server sent is printed; only `kid` is read.
+            let kid = item.get("kid").and_then(Value::as_str).unwrap_or_default().to_owned();
             let mut parts = kid
                 .split_once("/keys/")
                 .map(|(_, rest)| rest)
@@ -1099,10 +1115,10 @@ async fn list_vault(
             }
             items.push(item);
         }
-        let Some(next) = page["nextLink"].as_str().filter(|n| !n.is_empty()).map(str::to_owned) else {
+        let Some(next) = page.next_link.take().filter(|n| !n.is_empty()) else {
             break;
         };
-        page = session.call(Method::GET, &next, &resource, None).await?;
+        page = read_answer(session.call(Method::GET, &next, &resource, None).await?)?;
     }
     Ok(Value::Array(items))
 }
@@ -1146,17 +1162,15 @@ fn decode_base64(flag: &str, text: &str) -> Result<Vec<u8>, CliError> {
         .map_err(|e| CliError::Usage(format!("argument {flag}: not valid base64: {e}")))
 }
 
-fn to_wire(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+/// A request body from its Key Vault type.
+fn wire_body(body: &impl Serialize) -> Result<Value, CliError> {
+    serde_json::to_value(body).map_err(|e| CliError::Local(format!("the request could not be written: {e}")))
 }
 
-/// A base64url value of an answer, as standard base64.
-fn from_wire(value: &Value) -> Result<String, CliError> {
-    value
-        .as_str()
-        .and_then(|v| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
-        .map(|bytes| STANDARD.encode(bytes))
-        .ok_or_else(|| CliError::Local("the server's answer holds no valid base64url value".into()))
+/// An answer read as its Key Vault type; the error names what was wrong, never a value.
+fn read_answer<T: DeserializeOwned>(answer: Value) -> Result<T, CliError> {
+    serde_json::from_value(answer)
+        .map_err(|e| CliError::Local(format!("the server's answer is not the expected Key Vault shape: {e}")))
 }
 
 /// encrypt, decrypt, wrap, unwrap: `{"kid","result","algorithm"}` with the result in standard base64.
@@ -1165,21 +1179,21 @@ async fn cipher(session: &Session, args: CipherArgs, op: CipherOp) -> Result<Val
         (CipherOp::Encrypt | CipherOp::Wrap, DataType::Plaintext) => args.value.into_bytes(),
         _ => decode_base64("--value", &args.value)?,
     };
-    let body = json!({ "alg": args.algorithm, "value": to_wire(&input) });
+    let body = wire_body(&KeyOperationsParameters::new(
+        args.algorithm.clone(),
+        SecretBase64Url::new(SecretBytes::new(input)),
+    ))?;
     let path = operation_path(&args.key.name, args.version.as_deref(), op.segment())?;
     let answer = vault_call(session, Method::POST, &args.key.vault_name, &path, Some(&body)).await?;
+    let answer: KeyOperationResult = read_answer(answer)?;
     let result = match (op, args.data_type) {
         (CipherOp::Decrypt | CipherOp::Unwrap, DataType::Plaintext) => {
-            let bytes = answer["value"]
-                .as_str()
-                .and_then(|v| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')).ok())
-                .ok_or_else(|| CliError::Local("the server's answer holds no valid base64url value".into()))?;
-            String::from_utf8(bytes)
+            String::from_utf8(answer.value.expose().to_vec())
                 .map_err(|_| CliError::Local("the decrypted value is not text: use --data-type base64".into()))?
         }
-        _ => from_wire(&answer["value"])?,
+        _ => STANDARD.encode(answer.value.expose()),
     };
-    Ok(json!({ "kid": answer["kid"], "result": result, "algorithm": args.algorithm }))
+    Ok(json!({ "kid": answer.kid, "result": result, "algorithm": args.algorithm }))
 }
 
 /// A JSON argument: inline, `@FILE`, or the path of a file.
@@ -1364,8 +1378,9 @@ mod tests {
         let bytes = decode_base64("--value", "+/8=").unwrap_or_default();
         assert_eq!(bytes, vec![0xfb, 0xff]);
         assert_eq!(decode_base64("--value", "-_8").unwrap_or_default(), vec![0xfb, 0xff]);
-        assert_eq!(to_wire(&bytes), "-_8");
-        assert_eq!(from_wire(&json!("-_8")).unwrap_or_default(), "+/8=");
+        assert_eq!(wire_body(&Base64Url(bytes)).ok(), Some(json!("-_8")));
+        let read: Base64Url = read_answer(json!("-_8")).unwrap_or_default();
+        assert_eq!(STANDARD.encode(read.as_bytes()), "+/8=");
         assert!(matches!(
             decode_base64("--value", "not base64!"),
             Err(CliError::Usage(_))

@@ -1,15 +1,18 @@
 //! `/keys` and `/deletedkeys`: key lifecycle and the cryptographic operations, in Key Vault's wire shapes
 //! (epoch-second times, base64url without padding, `kid`s on the host the client called).
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use cmk_api::keys as wire;
+use cmk_api::{Base64Url, SecretBase64Url};
 use cmk_core::Timestamp;
+use cmk_crypto::SecretBytes;
 use cmk_crypto::ec::{EcCurve, EcPrivateComponents};
 use cmk_crypto::encoding::{b64url_decode, b64url_encode};
 use cmk_crypto::key::{KeyKind, PublicKey, SignatureAlgorithm};
@@ -21,6 +24,7 @@ use cmk_vault::keys::{
 };
 use cmk_vault::rotation::{LifetimeAction, LifetimeActionType, PolicyDuration, RotationPolicy, Trigger};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::VaultCaller;
@@ -75,81 +79,30 @@ fn bad_parameter(message: impl Into<String>) -> ApiError {
     ApiError::arm(StatusCode::BAD_REQUEST, "BadParameter", message)
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct AttributesBody {
-    enabled: Option<bool>,
-    nbf: Option<i64>,
-    exp: Option<i64>,
-    exportable: Option<bool>,
-}
-
-impl AttributesBody {
-    fn changes(self) -> AttributeChanges {
-        AttributeChanges {
-            enabled: self.enabled,
-            not_before: self.nbf.map(|t| Some(Timestamp::from_unix_seconds(t))),
-            expires: self.exp.map(|t| Some(Timestamp::from_unix_seconds(t))),
-            exportable: self.exportable,
-        }
+/// The attributes a request may set; the read-only ones (`created`, `recoveryLevel`, ...) are ignored.
+fn attribute_changes(given: Option<wire::KeyAttributes>) -> AttributeChanges {
+    let given = given.unwrap_or_default();
+    AttributeChanges {
+        enabled: given.enabled,
+        not_before: given.nbf.map(|t| Some(Timestamp::from_unix_seconds(t))),
+        expires: given.exp.map(|t| Some(Timestamp::from_unix_seconds(t))),
+        exportable: given.exportable,
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct CreateBody {
-    kty: Option<String>,
-    key_size: Option<u32>,
-    public_exponent: Option<u64>,
-    key_ops: Option<Vec<String>>,
-    attributes: Option<AttributesBody>,
-    tags: Option<BTreeMap<String, String>>,
-    crv: Option<String>,
-    release_policy: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct JwkBody {
-    kty: Option<String>,
-    key_ops: Option<Vec<String>>,
-    crv: Option<String>,
-    x: Option<String>,
-    y: Option<String>,
-    n: Option<String>,
-    e: Option<String>,
-    d: Option<String>,
-    p: Option<String>,
-    q: Option<String>,
-    dp: Option<String>,
-    dq: Option<String>,
-    qi: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ImportBody {
-    #[serde(rename = "Hsm")]
-    hsm: Option<bool>,
-    key: JwkBody,
-    attributes: Option<AttributesBody>,
-    tags: Option<BTreeMap<String, String>>,
-    release_policy: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct UpdateBody {
-    key_ops: Option<Vec<String>>,
-    attributes: Option<AttributesBody>,
-    tags: Option<BTreeMap<String, String>>,
-    release_policy: Option<Value>,
-}
-
-#[derive(Debug, Deserialize)]
-struct OperationBody {
-    alg: String,
-    value: String,
-    /// verify only: the digest (`value` is then the signature).
-    digest: Option<String>,
-    iv: Option<String>,
-    aad: Option<String>,
-    tag: Option<String>,
+/// A body with base64url fields. Read as [`JsonBody`] reads every body, except that a malformed base64url field
+/// is a `BadParameter` naming the field rather than a generic `InvalidRequestContent`.
+fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body.map_err(|e| ApiError::invalid_request_content(e.body_text()))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_request_content(
+            "the request body is empty; a JSON object is required",
+        ));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| match cmk_api::base64url::refusal(&e) {
+        Some(message) => bad_parameter(message),
+        None => ApiError::invalid_request_content(e),
+    })
 }
 
 fn key_ops(given: Option<Vec<String>>) -> Result<Option<Vec<KeyOperation>>, ApiError> {
@@ -169,70 +122,72 @@ fn refuse_release_policy(policy: &Option<Value>) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn decode(field: &str, text: &str) -> Result<Vec<u8>, ApiError> {
-    b64url_decode(text).map_err(|_| bad_parameter(format!("The field '{field}' is not valid base64url.")))
+fn attributes(attributes: &KeyAttributes) -> wire::KeyAttributes {
+    wire::KeyAttributes {
+        enabled: Some(attributes.enabled),
+        nbf: attributes.not_before.map(|t| t.unix_seconds()),
+        exp: attributes.expires.map(|t| t.unix_seconds()),
+        created: Some(attributes.created.unix_seconds()),
+        updated: Some(attributes.updated.unix_seconds()),
+        recovery_level: Some(attributes.recovery_level.to_owned()),
+        recoverable_days: Some(i64::from(attributes.recoverable_days)),
+        exportable: Some(attributes.exportable),
+    }
 }
 
-fn attributes_json(attributes: &KeyAttributes) -> Value {
-    let mut json = json!({
-        "enabled": attributes.enabled,
-        "created": attributes.created.unix_seconds(),
-        "updated": attributes.updated.unix_seconds(),
-        "recoveryLevel": attributes.recovery_level,
-        "recoverableDays": attributes.recoverable_days,
-        "exportable": attributes.exportable,
-    });
-    if let Some(nbf) = attributes.not_before {
-        json["nbf"] = json!(nbf.unix_seconds());
-    }
-    if let Some(exp) = attributes.expires {
-        json["exp"] = json!(exp.unix_seconds());
-    }
-    json
-}
-
-fn key_bundle(base: &str, view: &KeyView) -> Value {
-    let mut key = json!({
-        "kid": format!("{base}/keys/{}/{}", view.name, view.version),
-        "kty": view.kty.as_str(),
-        "key_ops": view.key_ops.iter().map(|op| op.as_str()).collect::<Vec<_>>(),
-    });
+fn key_bundle(base: &str, view: &KeyView) -> wire::KeyBundle {
+    let mut key = wire::JsonWebKey {
+        kid: Some(format!("{base}/keys/{}/{}", view.name, view.version)),
+        kty: Some(view.kty.as_str().to_owned()),
+        key_ops: Some(view.key_ops.iter().map(|op| op.as_str().to_owned()).collect()),
+        ..wire::JsonWebKey::default()
+    };
     match &view.public {
         PublicKey::Rsa(public) => {
-            key["n"] = json!(b64url_encode(public.modulus()));
-            key["e"] = json!(b64url_encode(public.exponent()));
+            key.n = Some(Base64Url::from(public.modulus()));
+            key.e = Some(Base64Url::from(public.exponent()));
         }
         PublicKey::Ec(public) => {
-            key["crv"] = json!(public.curve().as_jwk());
-            key["x"] = json!(b64url_encode(public.x()));
-            key["y"] = json!(b64url_encode(public.y()));
+            key.crv = Some(public.curve().as_jwk().to_owned());
+            key.x = Some(Base64Url::from(public.x()));
+            key.y = Some(Base64Url::from(public.y()));
         }
     }
-    json!({
-        "key": key,
-        "attributes": attributes_json(&view.attributes),
-        "tags": view.tags,
-    })
+    wire::KeyBundle {
+        key,
+        attributes: attributes(&view.attributes),
+        tags: view.tags.clone(),
+        managed: None,
+    }
 }
 
-fn add_deletion(mut json: Value, base: &str, name: &str, deletion: &Deletion) -> Value {
-    json["recoveryId"] = json!(format!("{base}/deletedkeys/{name}"));
-    json["deletedDate"] = json!(deletion.deleted_date.unix_seconds());
-    json["scheduledPurgeDate"] = json!(deletion.scheduled_purge_date.unix_seconds());
-    json
+fn deletion(base: &str, name: &str, deletion: &Deletion) -> wire::Deletion {
+    wire::Deletion {
+        recovery_id: Some(format!("{base}/deletedkeys/{name}")),
+        deleted_date: Some(deletion.deleted_date.unix_seconds()),
+        scheduled_purge_date: Some(deletion.scheduled_purge_date.unix_seconds()),
+    }
 }
 
-fn deleted_key_bundle(base: &str, view: &KeyView, deletion: &Deletion) -> Value {
-    add_deletion(key_bundle(base, view), base, &view.name, deletion)
+fn deleted_key_bundle(base: &str, view: &KeyView, deleted: &Deletion) -> wire::DeletedKeyBundle {
+    wire::DeletedKeyBundle {
+        bundle: key_bundle(base, view),
+        deletion: deletion(base, &view.name, deleted),
+    }
 }
 
-fn item_json(base: &str, item: &KeyItem, versioned: bool) -> Value {
+fn key_item(base: &str, item: &KeyItem, versioned: bool) -> wire::KeyItem {
     let kid = if versioned {
         format!("{base}/keys/{}/{}", item.name, item.version)
     } else {
         format!("{base}/keys/{}", item.name)
     };
-    json!({ "kid": kid, "attributes": attributes_json(&item.attributes), "tags": item.tags })
+    wire::KeyItem {
+        kid,
+        attributes: attributes(&item.attributes),
+        tags: item.tags.clone(),
+        managed: None,
+    }
 }
 
 /// `maxresults` (1 to 25, default 25) and `$skiptoken` of a list.
@@ -261,7 +216,7 @@ fn paging(uri: &axum::http::Uri) -> Result<(usize, Option<String>), ApiError> {
     Ok((limit, start_after))
 }
 
-fn list_json<T>(base: &str, uri: &axum::http::Uri, page: Page<T>, item: impl Fn(&T) -> Value) -> Value {
+fn list<T, W>(base: &str, uri: &axum::http::Uri, page: Page<T>, item: impl Fn(&T) -> W) -> wire::KeyListResult<W> {
     let next = page.next.map(|next| {
         let mut query: Vec<(String, String)> = query_map(uri).into_iter().filter(|(k, _)| k != "$skiptoken").collect();
         query.sort();
@@ -272,7 +227,10 @@ fn list_json<T>(base: &str, uri: &axum::http::Uri, page: Page<T>, item: impl Fn(
             serde_urlencoded::to_string(&query).unwrap_or_default()
         )
     });
-    json!({ "value": page.items.iter().map(item).collect::<Vec<_>>(), "nextLink": next })
+    wire::KeyListResult {
+        value: page.items.iter().map(item).collect(),
+        next_link: next,
+    }
 }
 
 // ---- key lifecycle -----------------------------------------------------------------------------------------
@@ -281,8 +239,8 @@ async fn create_key(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<CreateBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::KeyCreateParameters>,
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::Create, Some(&name)).await?;
     refuse_release_policy(&body.release_policy)?;
     let kty = KeyType::parse(
@@ -296,7 +254,7 @@ async fn create_key(
         curve: body.crv.as_deref().map(curve).transpose()?,
         public_exponent: body.public_exponent,
         key_ops: key_ops(body.key_ops)?,
-        attributes: body.attributes.unwrap_or_default().changes(),
+        attributes: attribute_changes(body.attributes),
         tags: body.tags.unwrap_or_default(),
     };
     let view = state.vaults.create_key(&access, &name, spec).await?;
@@ -316,8 +274,9 @@ async fn import_key(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<ImportBody>,
-) -> Result<Json<Value>, ApiError> {
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<wire::KeyBundle>, ApiError> {
+    let body: wire::KeyImportParameters = parse_body(body)?;
     let (access, base) = caller.authorize(&state, KeyAction::Import, Some(&name)).await?;
     refuse_release_policy(&body.release_policy)?;
     let jwk = body.key;
@@ -328,22 +287,22 @@ async fn import_key(
     let kty = KeyType::parse(kty)?;
     let hsm = kty.is_hsm() || body.hsm.unwrap_or(false);
     let kind = kty.kind().as_kty();
-    let part = |field: &str, value: Option<String>| -> Result<Vec<u8>, ApiError> {
-        decode(
-            field,
-            &value.ok_or_else(|| bad_parameter(format!("The key's '{field}' is required to import an {kind} key.")))?,
-        )
-    };
+    let required = |field: &str| bad_parameter(format!("The key's '{field}' is required to import an {kind} key."));
+    let public =
+        |field: &str, value: Option<Base64Url>| value.map(Base64Url::into_bytes).ok_or_else(|| required(field));
+    // Copied straight into the components, which are wiped on drop like the secret they come from.
+    let private =
+        |field: &str, value: Option<SecretBase64Url>| value.map(|v| v.expose().to_vec()).ok_or_else(|| required(field));
     let key = match kty.kind() {
         KeyKind::Rsa => ImportedKey::Rsa(RsaPrivateComponents {
-            n: part("n", jwk.n)?,
-            e: part("e", jwk.e)?,
-            d: part("d", jwk.d)?,
-            p: part("p", jwk.p)?,
-            q: part("q", jwk.q)?,
-            dp: part("dp", jwk.dp)?,
-            dq: part("dq", jwk.dq)?,
-            qi: part("qi", jwk.qi)?,
+            n: public("n", jwk.n)?,
+            e: public("e", jwk.e)?,
+            d: private("d", jwk.d)?,
+            p: private("p", jwk.p)?,
+            q: private("q", jwk.q)?,
+            dp: private("dp", jwk.dp)?,
+            dq: private("dq", jwk.dq)?,
+            qi: private("qi", jwk.qi)?,
         }),
         KeyKind::Ec => ImportedKey::Ec(EcPrivateComponents {
             curve: curve(
@@ -351,16 +310,16 @@ async fn import_key(
                     .as_deref()
                     .ok_or_else(|| bad_parameter("The key's 'crv' is required to import an EC key."))?,
             )?,
-            d: part("d", jwk.d)?,
-            x: part("x", jwk.x)?,
-            y: part("y", jwk.y)?,
+            d: private("d", jwk.d)?,
+            x: public("x", jwk.x)?,
+            y: public("y", jwk.y)?,
         }),
     };
     let import = KeyImport {
         key,
         hsm,
         key_ops: key_ops(jwk.key_ops)?,
-        attributes: body.attributes.unwrap_or_default().changes(),
+        attributes: attribute_changes(body.attributes),
         tags: body.tags.unwrap_or_default(),
     };
     let view = state.vaults.import_key(&access, &name, import).await?;
@@ -371,7 +330,7 @@ async fn rotate_key(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::Rotate, Some(&name)).await?;
     let view = state.vaults.rotate_key(&access, &name).await?;
     Ok(Json(key_bundle(&base, &view)))
@@ -382,7 +341,7 @@ async fn get_key(
     caller: VaultCaller,
     name: &str,
     version: Option<&str>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::Get, Some(name)).await?;
     let view = state.vaults.get_key(&access, name, version).await?;
     Ok(Json(key_bundle(&base, &view)))
@@ -392,7 +351,7 @@ async fn get_latest(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     get_key(state, caller, &name, None).await
 }
 
@@ -400,7 +359,7 @@ async fn get_version(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path((name, version)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     get_key(state, caller, &name, Some(&version)).await
 }
 
@@ -409,13 +368,13 @@ async fn update_key(
     caller: VaultCaller,
     name: &str,
     version: Option<&str>,
-    body: UpdateBody,
-) -> Result<Json<Value>, ApiError> {
+    body: wire::KeyUpdateParameters,
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::Update, Some(name)).await?;
     refuse_release_policy(&body.release_policy)?;
     let update = KeyUpdate {
         key_ops: key_ops(body.key_ops)?,
-        attributes: body.attributes.unwrap_or_default().changes(),
+        attributes: attribute_changes(body.attributes),
         tags: body.tags,
     };
     let view = state.vaults.update_key(&access, name, version, update).await?;
@@ -426,8 +385,8 @@ async fn update_latest(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<UpdateBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::KeyUpdateParameters>,
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     update_key(state, caller, &name, None, body).await
 }
 
@@ -435,8 +394,8 @@ async fn update_version(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path((name, version)): Path<(String, String)>,
-    JsonBody(body): JsonBody<UpdateBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::KeyUpdateParameters>,
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     update_key(state, caller, &name, Some(&version), body).await
 }
 
@@ -444,11 +403,11 @@ async fn list_keys(
     State(state): State<AppState>,
     caller: VaultCaller,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::KeyListResult>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::List, None).await?;
     let (limit, start_after) = paging(&uri)?;
     let page = state.vaults.list_keys(&access, start_after.as_deref(), limit).await?;
-    Ok(Json(list_json(&base, &uri, page, |item| item_json(&base, item, false))))
+    Ok(Json(list(&base, &uri, page, |item| key_item(&base, item, false))))
 }
 
 async fn list_versions(
@@ -456,21 +415,21 @@ async fn list_versions(
     caller: VaultCaller,
     Path(name): Path<String>,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::KeyListResult>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::List, Some(&name)).await?;
     let (limit, start_after) = paging(&uri)?;
     let page = state
         .vaults
         .list_key_versions(&access, &name, start_after.as_deref(), limit)
         .await?;
-    Ok(Json(list_json(&base, &uri, page, |item| item_json(&base, item, true))))
+    Ok(Json(list(&base, &uri, page, |item| key_item(&base, item, true))))
 }
 
 async fn delete_key(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::DeletedKeyBundle>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::Delete, Some(&name)).await?;
     let (view, deletion) = state.vaults.delete_key(&access, &name).await?;
     Ok(Json(deleted_key_bundle(&base, &view, &deletion)))
@@ -480,7 +439,7 @@ async fn get_deleted(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::DeletedKeyBundle>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::GetDeleted, Some(&name)).await?;
     let (view, deletion) = state.vaults.get_deleted_key(&access, &name).await?;
     Ok(Json(deleted_key_bundle(&base, &view, &deletion)))
@@ -490,15 +449,16 @@ async fn list_deleted(
     State(state): State<AppState>,
     caller: VaultCaller,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::DeletedKeyListResult>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::ListDeleted, None).await?;
     let (limit, start_after) = paging(&uri)?;
     let page = state
         .vaults
         .list_deleted_keys(&access, start_after.as_deref(), limit)
         .await?;
-    Ok(Json(list_json(&base, &uri, page, |(item, deletion)| {
-        add_deletion(item_json(&base, item, false), &base, &item.name, deletion)
+    Ok(Json(list(&base, &uri, page, |(item, deleted)| wire::DeletedKeyItem {
+        item: key_item(&base, item, false),
+        deletion: deletion(&base, &item.name, deleted),
     })))
 }
 
@@ -506,7 +466,7 @@ async fn recover_deleted(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::Recover, Some(&name)).await?;
     let view = state.vaults.recover_deleted_key(&access, &name).await?;
     Ok(Json(key_bundle(&base, &view)))
@@ -523,26 +483,21 @@ async fn purge_deleted(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
-struct BackupBody {
-    value: String,
-}
-
 async fn backup_key(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::BackupKeyResult>, ApiError> {
     let (access, _) = caller.authorize(&state, KeyAction::Backup, Some(&name)).await?;
     let blob = state.vaults.backup_key(&access, &name).await?;
-    Ok(Json(json!({ "value": blob })))
+    Ok(Json(wire::BackupKeyResult { value: blob }))
 }
 
 async fn restore_key(
     State(state): State<AppState>,
     caller: VaultCaller,
-    JsonBody(body): JsonBody<BackupBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::KeyRestoreParameters>,
+) -> Result<Json<wire::KeyBundle>, ApiError> {
     let (access, base) = caller.authorize(&state, KeyAction::Restore, None).await?;
     let view = state.vaults.restore_key(&access, &body.value).await?;
     Ok(Json(key_bundle(&base, &view)))
@@ -674,20 +629,20 @@ async fn set_rotation_policy(
     Ok(Json(policy_json(&base, &name, &policy)))
 }
 
-#[derive(Debug, Deserialize)]
-struct RandomBody {
-    count: i64,
-}
-
 /// `POST /rng`: random bytes from the vault's generator (aws-lc-rs), for any authenticated caller of the vault.
-async fn random_bytes(_caller: VaultCaller, JsonBody(body): JsonBody<RandomBody>) -> Result<Json<Value>, ApiError> {
+async fn random_bytes(
+    _caller: VaultCaller,
+    JsonBody(body): JsonBody<wire::GetRandomBytesRequest>,
+) -> Result<Json<wire::RandomBytes>, ApiError> {
     let count = usize::try_from(body.count)
         .ok()
         .filter(|n| (1..=128).contains(n))
         .ok_or_else(|| bad_parameter(format!("'count' must be from 1 to 128, got {}.", body.count)))?;
     let mut bytes = vec![0u8; count];
     cmk_crypto::random::fill(&mut bytes).map_err(ApiError::internal)?;
-    Ok(Json(json!({ "value": b64url_encode(bytes) })))
+    Ok(Json(wire::RandomBytes {
+        value: Base64Url(bytes),
+    }))
 }
 
 // ---- cryptographic operations ------------------------------------------------------------------------------
@@ -696,7 +651,7 @@ async fn key_operation(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path((name, version, operation)): Path<(String, String, String)>,
-    JsonBody(body): JsonBody<OperationBody>,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let operation = match operation.as_str() {
         "wrapkey" | "wrapKey" => KeyOperation::WrapKey,
@@ -718,63 +673,122 @@ async fn key_operation(
     let action = operation
         .action()
         .ok_or_else(|| bad_parameter(format!("'{}' is not a cryptographic operation.", operation.as_str())))?;
-    let (access, base) = caller.authorize(&state, action, Some(&name)).await?;
-    if body.iv.is_some() || body.aad.is_some() || body.tag.is_some() {
-        return Err(bad_parameter(
-            "'iv', 'aad' and 'tag' apply to AES keys only; this vault holds RSA and EC keys.",
-        ));
-    }
     let version = Some(version.as_str()).filter(|v| !v.is_empty());
-    let value = decode("value", &body.value)?;
-    let kid = |used: &str| format!("{base}/keys/{name}/{used}");
-    let answer = match operation {
+    match operation {
         KeyOperation::WrapKey | KeyOperation::Encrypt | KeyOperation::UnwrapKey | KeyOperation::Decrypt => {
+            let body: wire::KeyOperationsParameters = parse_body(body)?;
+            let (access, base) = caller.authorize(&state, action, Some(&name)).await?;
+            if body.iv.is_some() || body.aad.is_some() || body.tag.is_some() {
+                return Err(bad_parameter(
+                    "'iv', 'aad' and 'tag' apply to AES keys only; this vault holds RSA and EC keys.",
+                ));
+            }
             let algorithm = RsaEncryptionAlgorithm::from_jwa(&body.alg).ok_or_else(|| {
                 bad_parameter(format!(
                     "The algorithm '{}' is not supported; use RSA-OAEP, RSA-OAEP-256 or RSA1_5.",
                     body.alg
                 ))
             })?;
-            if matches!(operation, KeyOperation::WrapKey | KeyOperation::Encrypt) {
+            let value = body.value.expose();
+            let (used, out) = if matches!(operation, KeyOperation::WrapKey | KeyOperation::Encrypt) {
                 let (used, out) = state
                     .vaults
-                    .encrypt(&access, &name, version, operation, algorithm, &value)
+                    .encrypt(&access, &name, version, operation, algorithm, value)
                     .await?;
-                json!({ "kid": kid(&used), "value": b64url_encode(out) })
+                (used, SecretBytes::new(out))
             } else {
-                let (used, out) = state
+                state
                     .vaults
-                    .decrypt(&access, &name, version, operation, algorithm, &value)
-                    .await?;
-                json!({ "kid": kid(&used), "value": b64url_encode(out.expose()) })
-            }
+                    .decrypt(&access, &name, version, operation, algorithm, value)
+                    .await?
+            };
+            Ok(Json(wire::KeyOperationResult {
+                kid: Some(format!("{base}/keys/{name}/{used}")),
+                value: SecretBase64Url::new(out),
+            })
+            .into_response())
         }
-        KeyOperation::Sign | KeyOperation::Verify => {
-            let algorithm = SignatureAlgorithm::from_jwa(&body.alg).ok_or_else(|| {
-                bad_parameter(format!(
-                    "The algorithm '{}' is not supported; use RS256/384/512, PS256/384/512, ES256, ES256K, ES384 or \
-                     ES512.",
-                    body.alg
-                ))
-            })?;
-            if operation == KeyOperation::Sign {
-                let (used, signature) = state.vaults.sign(&access, &name, version, algorithm, &value).await?;
-                json!({ "kid": kid(&used), "value": b64url_encode(signature) })
-            } else {
-                let digest = decode(
-                    "digest",
-                    body.digest
-                        .as_deref()
-                        .ok_or_else(|| bad_parameter("The field 'digest' is required."))?,
-                )?;
-                let (_, valid) = state
-                    .vaults
-                    .verify(&access, &name, version, algorithm, &digest, &value)
-                    .await?;
-                json!({ "value": valid })
-            }
+        KeyOperation::Sign => {
+            let body: wire::KeySignParameters = parse_body(body)?;
+            let (access, base) = caller.authorize(&state, action, Some(&name)).await?;
+            let algorithm = signature_algorithm(&body.alg)?;
+            let (used, signature) = state
+                .vaults
+                .sign(&access, &name, version, algorithm, body.value.as_bytes())
+                .await?;
+            Ok(Json(wire::KeyOperationResult {
+                kid: Some(format!("{base}/keys/{name}/{used}")),
+                value: SecretBase64Url::new(SecretBytes::new(signature)),
+            })
+            .into_response())
         }
-        KeyOperation::Import | KeyOperation::Export => return Err(bad_parameter("Not a cryptographic operation.")),
-    };
-    Ok(Json(answer).into_response())
+        KeyOperation::Verify => {
+            let body: wire::KeyVerifyParameters = parse_body(body)?;
+            let (access, _) = caller.authorize(&state, action, Some(&name)).await?;
+            let algorithm = signature_algorithm(&body.alg)?;
+            let digest = body
+                .digest
+                .ok_or_else(|| bad_parameter("The field 'digest' is required."))?;
+            let (_, valid) = state
+                .vaults
+                .verify(
+                    &access,
+                    &name,
+                    version,
+                    algorithm,
+                    digest.as_bytes(),
+                    body.value.as_bytes(),
+                )
+                .await?;
+            Ok(Json(wire::KeyVerifyResult { value: valid }).into_response())
+        }
+        KeyOperation::Import | KeyOperation::Export => Err(bad_parameter("Not a cryptographic operation.")),
+    }
+}
+
+fn signature_algorithm(alg: &str) -> Result<SignatureAlgorithm, ApiError> {
+    SignatureAlgorithm::from_jwa(alg).ok_or_else(|| {
+        bad_parameter(format!(
+            "The algorithm '{alg}' is not supported; use RS256/384/512, PS256/384/512, ES256, ES256K, ES384 or ES512."
+        ))
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use axum::body::Bytes;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+    use cmk_api::keys::KeyOperationsParameters;
+
+    use super::parse_body;
+
+    async fn refusal(body: &'static str) -> (StatusCode, serde_json::Value) {
+        let response = parse_body::<KeyOperationsParameters>(Ok(Bytes::from_static(body.as_bytes())))
+            .err()
+            .unwrap()
+            .into_response();
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_malformed_base64url_field_is_a_bad_parameter_that_names_it() {
+        for body in [
+            r#"{"alg":"RSA-OAEP","value":"AQ=="}"#,
+            r#"{"alg":"RSA-OAEP","value":"+/8"}"#,
+            r#"{"alg":"RSA-OAEP","value":"AAAA","iv":"!!"}"#,
+        ] {
+            let (status, answer) = refusal(body).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(answer["error"]["code"], "BadParameter", "{body}");
+            let message = answer["error"]["message"].as_str().unwrap();
+            assert!(message.starts_with("The field '"), "{message}");
+            assert!(!message.contains("line 1"), "{message}");
+        }
+        let (_, answer) = refusal(r#"{"alg":"RSA-OAEP"}"#).await;
+        assert_eq!(answer["error"]["code"], "InvalidRequestContent");
+    }
 }

@@ -1,0 +1,21 @@
+//! Azure's JSON, typed: the shapes every plane of cmk reads and writes, named exactly as Azure's REST specs
+//! spell them, so that no other crate indexes a `serde_json::Value` to find a field.
+//!
+//! # Layout
+//! - [`base64url`]: strict unpadded base64url fields; [`SecretBase64Url`] for the ones that carry key material.
+//! - [`keys`]: Key Vault keys (data plane): JWKs, bundles, items, lists, request and result bodies.
+//! - [`error`]: the `{"error": {...}}` body of ARM and Key Vault.
+//! - [`token`]: the OAuth token answer of the directory.
+#![forbid(unsafe_code)]
+
+pub mod base64url;
+pub mod error;
+pub mod keys;
+pub mod token;
+
+pub use base64url::{Base64Url, Base64UrlError, SecretBase64Url};
+pub use error::{ErrorBody, ErrorResponse, InnerError};
+pub use token::TokenResponse;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,39 @@
+//! The OAuth 2.0 token answer of the directory (`/oauth2/v2.0/token` and the managed identity endpoints).
+
+use std::fmt;
+
+use cmk_crypto::SecretString;
+use serde::de::{self, Deserializer, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    pub token_type: String,
+    pub expires_in: u64,
+    pub ext_expires_in: u64,
+    #[serde(serialize_with = "expose", deserialize_with = "secret")]
+    pub access_token: SecretString,
+}
+
+/// The one place a bearer token is written out: into the answer that hands it to its owner.
+fn expose<S: Serializer>(token: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(token.expose())
+}
+
+fn secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SecretString, D::Error> {
+    struct Text;
+    impl Visitor<'_> for Text {
+        type Value = SecretString;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a token")
+        }
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<SecretString, E> {
+            Ok(SecretString::new(text.to_owned()))
+        }
+        // Owned text moves into the secret, so no copy is left behind.
+        fn visit_string<E: de::Error>(self, text: String) -> Result<SecretString, E> {
+            Ok(SecretString::new(text))
+        }
+    }
+    deserializer.deserialize_str(Text)
+}
