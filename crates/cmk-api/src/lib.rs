@@ -15,7 +15,7 @@ pub mod token;
 
 pub use base64url::{Base64Url, Base64UrlError, SecretBase64Url};
 pub use error::{ErrorBody, ErrorResponse, InnerError};
-pub use token::TokenResponse;
+pub use token::{OAuthError, TokenResponse};
 
 #[cfg(test)]
 mod tests;

@@ -6,13 +6,31 @@ use cmk_crypto::SecretString;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+/// A token the v2.0 endpoint hands out (the v1.0 endpoint adds fields and writes numbers as strings).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub token_type: String,
-    pub expires_in: u64,
-    pub ext_expires_in: u64,
+    /// Seconds.
+    pub expires_in: i64,
+    pub ext_expires_in: i64,
     #[serde(serialize_with = "expose", deserialize_with = "secret")]
     pub access_token: SecretString,
+}
+
+/// The OAuth 2.0 refusal of the token endpoint: `error` is the OAuth code, `error_description` starts with the
+/// `AADSTS` code, as Microsoft Entra ID writes it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthError {
+    pub error: String,
+    pub error_description: String,
+    #[serde(default)]
+    pub error_codes: Vec<u32>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub timestamp: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub trace_id: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub correlation_id: String,
 }
 
 /// The one place a bearer token is written out: into the answer that hands it to its owner.

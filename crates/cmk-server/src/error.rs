@@ -8,7 +8,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cmk_directory::{DirectoryError, TokenError};
 use cmk_vault::VaultError;
-use serde_json::json;
 
 #[derive(Debug)]
 enum Body {
@@ -428,18 +427,16 @@ impl From<DirectoryError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = match self.body {
-            Body::Arm {
-                code,
-                message,
-                inner: None,
-            } => json!({ "error": { "code": code, "message": message } }),
-            Body::Arm {
-                code,
-                message,
-                inner: Some(inner),
-            } => {
-                json!({ "error": { "code": code, "message": message, "innererror": { "code": inner } } })
+        let mut response = match self.body {
+            Body::Arm { code, message, inner } => {
+                let body = cmk_api::ErrorResponse {
+                    error: cmk_api::ErrorBody {
+                        code,
+                        message,
+                        innererror: inner.map(|code| cmk_api::InnerError { code: code.into() }),
+                    },
+                };
+                (self.status, axum::Json(body)).into_response()
             }
             Body::OAuth {
                 error,
@@ -450,17 +447,19 @@ impl IntoResponse for ApiError {
                     .map(|u| u.to_string())
                     .unwrap_or_default();
                 let timestamp = cmk_core::Clock::now(&cmk_core::SystemClock).to_rfc3339();
-                json!({
-                    "error": error,
-                    "error_description": format!("AADSTS{aadsts}: {description}\r\nTrace ID: {trace_id}\r\nTimestamp: {timestamp}"),
-                    "error_codes": [aadsts],
-                    "timestamp": timestamp,
-                    "trace_id": trace_id,
-                    "correlation_id": trace_id,
-                })
+                let body = cmk_api::OAuthError {
+                    error: error.into(),
+                    error_description: format!(
+                        "AADSTS{aadsts}: {description}\r\nTrace ID: {trace_id}\r\nTimestamp: {timestamp}"
+                    ),
+                    error_codes: vec![aadsts],
+                    timestamp,
+                    correlation_id: trace_id.clone(),
+                    trace_id,
+                };
+                (self.status, axum::Json(body)).into_response()
             }
         };
-        let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(value) = self.www_authenticate.and_then(|v| HeaderValue::from_str(&v).ok()) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }

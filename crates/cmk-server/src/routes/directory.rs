@@ -145,12 +145,12 @@ async fn token_v2(
         .issue_client_credentials_token(&tenant, &request)
         .await
         .map_err(ApiError::from_directory_oauth)?;
-    Ok(no_store(axum::Json(json!({
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in,
-        "ext_expires_in": issued.expires_in,
-        "access_token": issued.access_token.expose(),
-    }))))
+    Ok(no_store(axum::Json(cmk_api::TokenResponse {
+        token_type: "Bearer".into(),
+        expires_in: issued.expires_in,
+        ext_expires_in: issued.expires_in,
+        access_token: issued.access_token,
+    })))
 }
 
 async fn token_v1(

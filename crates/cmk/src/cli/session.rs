@@ -227,22 +227,25 @@ impl Session {
             .await
             .map_err(|e| unreachable(&self.profile.server, &e))?;
         let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            let description = body["error_description"]
-                .as_str()
-                .and_then(|d| d.lines().next())
-                .unwrap_or("the token endpoint refused the login");
+            let refusal: Option<cmk_api::OAuthError> = response.json().await.ok();
+            let (error, description) = match &refusal {
+                Some(refusal) => (
+                    refusal.error.as_str(),
+                    refusal.error_description.lines().next().unwrap_or_default(),
+                ),
+                None => ("invalid_client", "the token endpoint refused the login"),
+            };
             return Err(CliError::NotLoggedIn(format!(
-                "({}) {description} Run 'cmk login' again.",
-                body["error"].as_str().unwrap_or("invalid_client")
+                "({error}) {description} Run 'cmk login' again."
             )));
         }
-        let token = body["access_token"]
-            .as_str()
-            .ok_or_else(|| CliError::Local("the token endpoint sent no access token".into()))?
-            .to_owned();
-        let expires_in = body["expires_in"].as_i64().unwrap_or(3599);
+        let issued: cmk_api::TokenResponse = response
+            .json()
+            .await
+            .map_err(|_| CliError::Local("the token endpoint sent no access token".into()))?;
+        let token = issued.access_token.expose().to_owned();
+        let expires_in = issued.expires_in;
         cache
             .tokens
             .insert(resource.to_owned(), (token.clone(), now() + expires_in));
