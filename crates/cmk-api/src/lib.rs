@@ -6,12 +6,16 @@
 //! - [`keys`]: Key Vault keys (data plane): JWKs, bundles, items, lists, request and result bodies.
 //! - [`error`]: the `{"error": {...}}` body of ARM and Key Vault.
 //! - [`token`]: the OAuth token answer of the directory.
+//! - [`vaults`]: the key vault resource of ARM.
+//! - [`accounts`]: the account resource of ARM.
 #![forbid(unsafe_code)]
 
+pub mod accounts;
 pub mod base64url;
 pub mod error;
 pub mod keys;
 pub mod token;
+pub mod vaults;
 
 pub use base64url::{Base64Url, Base64UrlError, SecretBase64Url};
 pub use error::{ErrorBody, ErrorResponse, InnerError};

@@ -1,0 +1,1 @@
+//! The account resource of ARM (`Microsoft.CognitiveServices/accounts`): the resource, its identity and encryption.

@@ -1,0 +1,1 @@
+//! The key vault resource of ARM (`Microsoft.KeyVault/vaults`): the resource, its properties and access policies.
