@@ -6,11 +6,13 @@
 //! - [`keys`]: Key Vault keys (data plane): JWKs, bundles, items, lists, request and result bodies.
 //! - [`error`]: the `{"error": {...}}` body of ARM and Key Vault.
 //! - [`token`]: the OAuth token answer of the directory.
+//! - [`arm`]: what every ARM resource and list shares.
 //! - [`vaults`]: the key vault resource of ARM.
 //! - [`accounts`]: the account resource of ARM.
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod arm;
 pub mod base64url;
 pub mod error;
 pub mod keys;

@@ -33,12 +33,13 @@ pub struct OAuthError {
     pub correlation_id: String,
 }
 
-/// The one place a bearer token is written out: into the answer that hands it to its owner.
-fn expose<S: Serializer>(token: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+/// The one place a secret text (a bearer token, an account key) is written out: into the answer that hands it
+/// to its owner.
+pub(crate) fn expose<S: Serializer>(token: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(token.expose())
 }
 
-fn secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SecretString, D::Error> {
+pub(crate) fn secret<'de, D: Deserializer<'de>>(deserializer: D) -> Result<SecretString, D::Error> {
     struct Text;
     impl Visitor<'_> for Text {
         type Value = SecretString;

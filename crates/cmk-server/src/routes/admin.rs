@@ -546,7 +546,7 @@ async fn configure_customer_managed_key(
     State(state): State<AppState>,
     caller: ManagementCaller,
     JsonBody(body): JsonBody<ConfigureCmkBody>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<cmk_api::accounts::Account>, ApiError> {
     use cmk_account::accounts::{AccountPatch, EncryptionSpec, IdentityType};
     use cmk_account::model::CustomerKeySpec;
     use cmk_vault::model::{AccessPolicy, KeyPermission, Permissions};
@@ -651,5 +651,5 @@ async fn configure_customer_managed_key(
         .accounts
         .update(&subscription, &resource_group, &name, patch)
         .await?;
-    Ok(Json(crate::routes::arm::accounts::account_json(&state, &account)))
+    Ok(Json(crate::routes::arm::accounts::account_resource(&state, &account)))
 }

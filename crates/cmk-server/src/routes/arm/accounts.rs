@@ -1,8 +1,6 @@
 //! `Microsoft.CognitiveServices/accounts`: accounts, their keys, deleted accounts. Every operation finishes
 //! before it answers (`provisioningState: Succeeded`), so SDK pollers never sleep.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -16,9 +14,14 @@ use cmk_account::actions::{
 };
 use cmk_account::model::{Account, AccountState, CustomerKeySpec, Encryption, KeyAccess};
 use cmk_account::reencryption::{JobState, ReencryptionJob};
+use cmk_api::ErrorBody;
+use cmk_api::accounts::{
+    Account as AccountResource, AccountDefinition, AccountDefinitionProperties, AccountListResult, AccountProperties,
+    ApiKeys as ApiKeysBody, Capability, Encryption as EncryptionBody, EncryptionDefinition, Identity,
+    IdentityDefinition, KeyAccess as KeyAccessBody, KeyVaultProperties, ReencryptionStatus, RegenerateKeyParameters,
+    Sku, SystemData,
+};
 use cmk_directory::authorization::Scope;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Authorized, PathParams, group_scope, operations, subscription_scope};
@@ -101,86 +104,28 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
         )
 }
 
-// ---- wire shapes -------------------------------------------------------------------------------------------
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SkuBody {
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct IdentityBody {
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct KeyVaultPropertiesBody {
-    key_name: Option<String>,
-    key_version: Option<String>,
-    key_vault_uri: Option<String>,
-    identity_client_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EncryptionBody {
-    key_source: Option<String>,
-    key_vault_properties: Option<KeyVaultPropertiesBody>,
-}
-
-/// Account properties as ARM sends them. Read-only and unused properties (`endpoint`, `networkAcls`, ...)
-/// are accepted and ignored, as ARM does.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PropertiesBody {
-    custom_sub_domain_name: Option<String>,
-    encryption: Option<EncryptionBody>,
-    public_network_access: Option<String>,
-    disable_local_auth: Option<bool>,
-    restore: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccountBody {
-    location: Option<String>,
-    kind: Option<String>,
-    sku: Option<SkuBody>,
-    tags: Option<BTreeMap<String, String>>,
-    identity: Option<IdentityBody>,
-    properties: Option<PropertiesBody>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RegenerateBody {
-    key_name: String,
-}
+// ---- wire shapes: `cmk_api::accounts` ----------------------------------------------------------------------
 
 fn bad_request(message: impl Into<String>) -> ApiError {
     ApiError::arm(StatusCode::BAD_REQUEST, "BadRequest", message)
 }
 
-fn identity_type(body: IdentityBody) -> Result<IdentityType, ApiError> {
-    match body.kind.to_ascii_lowercase().replace(' ', "").as_str() {
+fn identity_type(body: IdentityDefinition) -> Result<IdentityType, ApiError> {
+    match body.identity_type.to_ascii_lowercase().replace(' ', "").as_str() {
         "none" => Ok(IdentityType::None),
         "systemassigned" => Ok(IdentityType::SystemAssigned),
         "userassigned" | "systemassigned,userassigned" => Err(bad_request(format!(
             "The identity type '{}' is not supported: accounts use a system-assigned identity (type SystemAssigned).",
-            body.kind
+            body.identity_type
         ))),
         _ => Err(bad_request(format!(
             "The identity type '{}' is invalid; use None or SystemAssigned.",
-            body.kind
+            body.identity_type
         ))),
     }
 }
 
-fn encryption_spec(body: EncryptionBody) -> Result<EncryptionSpec, ApiError> {
+fn encryption_spec(body: EncryptionDefinition) -> Result<EncryptionSpec, ApiError> {
     // As the SDK models do, a missing keySource means Microsoft.KeyVault.
     let source = body.key_source.unwrap_or_else(|| "Microsoft.KeyVault".into());
     if source.eq_ignore_ascii_case("Microsoft.CognitiveServices") {
@@ -218,10 +163,13 @@ fn encryption_spec(body: EncryptionBody) -> Result<EncryptionSpec, ApiError> {
 struct Parsed {
     identity: Option<IdentityType>,
     encryption: Option<EncryptionSpec>,
-    properties: PropertiesBody,
+    properties: AccountDefinitionProperties,
 }
 
-fn parse_common(identity: Option<IdentityBody>, properties: Option<PropertiesBody>) -> Result<Parsed, ApiError> {
+fn parse_common(
+    identity: Option<IdentityDefinition>,
+    properties: Option<AccountDefinitionProperties>,
+) -> Result<Parsed, ApiError> {
     let mut properties = properties.unwrap_or_default();
     let encryption = properties.encryption.take().map(encryption_spec).transpose()?;
     Ok(Parsed {
@@ -231,87 +179,109 @@ fn parse_common(identity: Option<IdentityBody>, properties: Option<PropertiesBod
     })
 }
 
-pub(crate) fn account_json(state: &AppState, account: &Account) -> Value {
+/// The account as ARM answers it.
+pub(crate) fn account_resource(state: &AppState, account: &Account) -> AccountResource {
     let identity = match &account.identity {
-        Some(identity) => json!({
-            "type": "SystemAssigned",
-            "principalId": identity.principal_id.to_string(),
-            "tenantId": identity.tenant_id.to_string(),
-        }),
-        None => json!({ "type": "None" }),
+        Some(identity) => Identity {
+            identity_type: "SystemAssigned".into(),
+            principal_id: Some(identity.principal_id.to_string()),
+            tenant_id: Some(identity.tenant_id.to_string()),
+        },
+        None => Identity {
+            identity_type: "None".into(),
+            principal_id: None,
+            tenant_id: None,
+        },
     };
     let encryption = match &account.encryption {
-        Encryption::Platform => json!({ "keySource": "Microsoft.CognitiveServices" }),
-        Encryption::Customer { key, access } => {
-            let key_access = match access {
-                KeyAccess::Accessible => json!({ "state": "Accessible" }),
-                KeyAccess::Inaccessible { reason, message, since } => json!({
-                    "state": "Inaccessible",
-                    "reason": reason.as_str(),
-                    "message": message,
-                    "since": since.to_rfc3339(),
-                }),
-            };
-            json!({
-                "keySource": "Microsoft.KeyVault",
-                "keyVaultProperties": {
-                    "keyName": key.key_name,
-                    "keyVersion": key.key_version.clone().unwrap_or_default(),
-                    "keyVaultUri": key.vault_uri,
-                    "currentVersionedKeyIdentifier": account.current_kid(),
+        Encryption::Platform => EncryptionBody {
+            key_source: "Microsoft.CognitiveServices".into(),
+            key_vault_properties: None,
+            key_access: None,
+        },
+        Encryption::Customer { key, access } => EncryptionBody {
+            key_source: "Microsoft.KeyVault".into(),
+            key_vault_properties: Some(KeyVaultProperties {
+                key_name: key.key_name.clone(),
+                key_version: key.key_version.clone().unwrap_or_default(),
+                key_vault_uri: key.vault_uri.clone(),
+                current_versioned_key_identifier: account.current_kid().map(str::to_owned),
+            }),
+            key_access: Some(match access {
+                KeyAccess::Accessible => KeyAccessBody {
+                    state: "Accessible".into(),
+                    reason: None,
+                    message: None,
+                    since: None,
                 },
-                "keyAccess": key_access,
-            })
-        }
+                KeyAccess::Inaccessible { reason, message, since } => KeyAccessBody {
+                    state: "Inaccessible".into(),
+                    reason: Some(reason.as_str().to_owned()),
+                    message: Some(message.clone()),
+                    since: Some(since.to_rfc3339()),
+                },
+            }),
+        },
     };
     let endpoint = state.urls.account_endpoint(&account.subdomain);
-    let mut properties = json!({
-        "provisioningState": "Succeeded",
-        "endpoint": endpoint,
-        "endpoints": { "Content": endpoint },
-        "internalId": account.internal_id,
-        "dateCreated": account.created.to_rfc3339(),
-        "publicNetworkAccess": account.public_network_access,
-        "disableLocalAuth": account.disable_local_auth,
-        "capabilities": [ { "name": "CustomerManagedKey" } ],
-        "encryption": encryption,
-    });
-    if account.custom_subdomain {
-        properties["customSubDomainName"] = json!(account.subdomain);
-    }
     let mut id = account.resource_id();
+    let (mut deletion_date, mut scheduled_purge_date) = (None, None);
     if let AccountState::Deleted {
-        deletion_date,
-        scheduled_purge_date,
+        deletion_date: deleted,
+        scheduled_purge_date: purged,
     } = &account.state
     {
-        properties["deletionDate"] = json!(deletion_date.to_rfc3339());
-        properties["scheduledPurgeDate"] = json!(scheduled_purge_date.to_rfc3339());
+        deletion_date = Some(deleted.to_rfc3339());
+        scheduled_purge_date = Some(purged.to_rfc3339());
         id = format!(
             "/subscriptions/{}/providers/Microsoft.CognitiveServices/locations/{}/resourceGroups/{}/deletedAccounts/{}",
             account.subscription_id, account.location, account.resource_group, account.name
         );
     }
-    json!({
-        "id": id,
-        "name": account.name,
-        "type": "Microsoft.CognitiveServices/accounts",
-        "location": account.location,
-        "kind": account.kind,
-        "sku": { "name": account.sku },
-        "tags": account.tags,
-        "etag": format!("\"{}\"", account.updated.unix_seconds()),
-        "identity": identity,
-        "properties": properties,
-        "systemData": {
-            "createdAt": account.created.to_rfc3339(),
-            "lastModifiedAt": account.updated.to_rfc3339(),
+    AccountResource {
+        id,
+        name: account.name.clone(),
+        resource_type: "Microsoft.CognitiveServices/accounts".into(),
+        location: account.location.clone(),
+        kind: account.kind.clone(),
+        sku: Sku {
+            name: account.sku.clone(),
         },
-    })
+        tags: account.tags.clone(),
+        etag: format!("\"{}\"", account.updated.unix_seconds()),
+        identity,
+        properties: AccountProperties {
+            provisioning_state: "Succeeded".into(),
+            endpoints: [("Content".to_owned(), endpoint.clone())].into(),
+            endpoint,
+            internal_id: account.internal_id.clone(),
+            date_created: account.created.to_rfc3339(),
+            public_network_access: account.public_network_access.clone(),
+            disable_local_auth: account.disable_local_auth,
+            capabilities: vec![Capability {
+                name: "CustomerManagedKey".into(),
+            }],
+            encryption,
+            custom_sub_domain_name: account.custom_subdomain.then(|| account.subdomain.clone()),
+            deletion_date,
+            scheduled_purge_date,
+        },
+        system_data: SystemData {
+            created_at: Some(account.created.to_rfc3339()),
+            last_modified_at: Some(account.updated.to_rfc3339()),
+        },
+    }
 }
 
-fn keys_json(keys: &ApiKeys) -> Value {
-    json!({ "key1": keys.key1.expose(), "key2": keys.key2.expose() })
+fn account_list(state: &AppState, accounts: &[Account]) -> AccountListResult {
+    AccountListResult::last(accounts.iter().map(|a| account_resource(state, a)).collect())
+}
+
+fn keys_body(keys: ApiKeys) -> ApiKeysBody {
+    ApiKeysBody {
+        key1: keys.key1,
+        key2: keys.key2,
+    }
 }
 
 // ---- handlers ----------------------------------------------------------------------------------------------
@@ -320,7 +290,7 @@ async fn create_or_replace(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
-    JsonBody(body): JsonBody<AccountBody>,
+    JsonBody(body): JsonBody<AccountDefinition>,
 ) -> Result<Response, ApiError> {
     let parsed = parse_common(body.identity, body.properties)?;
     let restore = parsed.properties.restore.unwrap_or(false);
@@ -350,15 +320,15 @@ async fn create_or_replace(
         .create_or_replace(&subscription, &resource_group, &name, spec)
         .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(account_json(&state, &account))).into_response())
+    Ok((status, Json(account_resource(&state, &account))).into_response())
 }
 
 async fn update(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
-    JsonBody(body): JsonBody<AccountBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<AccountDefinition>,
+) -> Result<Json<AccountResource>, ApiError> {
     let parsed = parse_common(body.identity, body.properties)?;
     let patch = AccountPatch {
         sku: body.sku.map(|s| s.name),
@@ -375,16 +345,16 @@ async fn update(
         .accounts
         .update(&subscription, &resource_group, &name, patch)
         .await?;
-    Ok(Json(account_json(&state, &account)))
+    Ok(Json(account_resource(&state, &account)))
 }
 
 async fn read(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountResource>, ApiError> {
     let account = state.accounts.get(&subscription, &resource_group, &name).await?;
-    Ok(Json(account_json(&state, &account)))
+    Ok(Json(account_resource(&state, &account)))
 }
 
 /// Soft delete: 200 when an account was deleted, 204 when there was none.
@@ -405,17 +375,17 @@ async fn list_keys(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ApiKeysBody>, ApiError> {
     let keys = state.accounts.list_keys(&subscription, &resource_group, &name).await?;
-    Ok(Json(keys_json(&keys)))
+    Ok(Json(keys_body(keys)))
 }
 
 async fn regenerate_key(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
-    JsonBody(body): JsonBody<RegenerateBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<RegenerateKeyParameters>,
+) -> Result<Json<ApiKeysBody>, ApiError> {
     let which = match body.key_name.to_ascii_lowercase().as_str() {
         "key1" => ApiKeyName::Key1,
         "key2" => ApiKeyName::Key2,
@@ -430,47 +400,44 @@ async fn regenerate_key(
         .accounts
         .regenerate_key(&subscription, &resource_group, &name, which)
         .await?;
-    Ok(Json(keys_json(&keys)))
+    Ok(Json(keys_body(keys)))
 }
 
 async fn list_in_group(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountListResult>, ApiError> {
     let accounts = state.accounts.list(&subscription, Some(&resource_group)).await?;
-    let value: Vec<Value> = accounts.iter().map(|a| account_json(&state, a)).collect();
-    Ok(Json(json!({ "value": value })))
+    Ok(Json(account_list(&state, &accounts)))
 }
 
 async fn list_in_subscription(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountListResult>, ApiError> {
     let accounts = state.accounts.list(&subscription, None).await?;
-    let value: Vec<Value> = accounts.iter().map(|a| account_json(&state, a)).collect();
-    Ok(Json(json!({ "value": value })))
+    Ok(Json(account_list(&state, &accounts)))
 }
 
 async fn list_deleted(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountListResult>, ApiError> {
     let accounts = state.accounts.list_deleted(&subscription).await?;
-    let value: Vec<Value> = accounts.iter().map(|a| account_json(&state, a)).collect();
-    Ok(Json(json!({ "value": value })))
+    Ok(Json(account_list(&state, &accounts)))
 }
 
 async fn read_deleted(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, location, resource_group, name)): Path<(String, String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AccountResource>, ApiError> {
     let account = state
         .accounts
         .get_deleted(&subscription, &location, &resource_group, &name)
         .await?;
-    Ok(Json(account_json(&state, &account)))
+    Ok(Json(account_resource(&state, &account)))
 }
 
 async fn purge_deleted(
@@ -485,32 +452,35 @@ async fn purge_deleted(
     Ok(StatusCode::OK)
 }
 
-fn job_json(job: &ReencryptionJob) -> Value {
+fn job_status(job: &ReencryptionJob) -> ReencryptionStatus {
     let percent = if job.objects_total == 0 {
         100.0
     } else {
         (job.objects_done as f64 * 100.0 / job.objects_total as f64).min(100.0)
     };
-    let mut body = json!({
-        "status": match &job.state {
+    ReencryptionStatus {
+        status: match &job.state {
             JobState::Running => "Running",
             JobState::Succeeded => "Succeeded",
             JobState::Failed { .. } => "Failed",
+        }
+        .to_owned(),
+        data_key_version: job.target_version,
+        objects_total: job.objects_total,
+        objects_done: job.objects_done,
+        bytes_done: job.bytes_done,
+        percent_complete: percent,
+        start_time: job.started.to_rfc3339(),
+        end_time: job.finished.map(|finished| finished.to_rfc3339()),
+        error: match &job.state {
+            JobState::Failed { message } => Some(ErrorBody {
+                code: "ReencryptionFailed".into(),
+                message: message.clone(),
+                innererror: None,
+            }),
+            JobState::Running | JobState::Succeeded => None,
         },
-        "dataKeyVersion": job.target_version,
-        "objectsTotal": job.objects_total,
-        "objectsDone": job.objects_done,
-        "bytesDone": job.bytes_done,
-        "percentComplete": percent,
-        "startTime": job.started.to_rfc3339(),
-    });
-    if let Some(finished) = job.finished {
-        body["endTime"] = json!(finished.to_rfc3339());
     }
-    if let JobState::Failed { message } = &job.state {
-        body["error"] = json!({ "code": "ReencryptionFailed", "message": message });
-    }
-    body
 }
 
 /// Starts re-encrypting the account's content under a new data key: `202`, then `GET` the same path for
@@ -529,7 +499,7 @@ async fn start_reencryption(
     Ok((
         StatusCode::ACCEPTED,
         [("location", location), ("retry-after", "1".to_owned())],
-        Json(job_json(&job)),
+        Json(job_status(&job)),
     )
         .into_response())
 }
@@ -538,10 +508,10 @@ async fn reencryption_status(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ReencryptionStatus>, ApiError> {
     let job = state
         .accounts
         .reencryption_status(&subscription, &resource_group, &name)
         .await?;
-    Ok(Json(job_json(&job)))
+    Ok(Json(job_status(&job)))
 }

@@ -1,14 +1,13 @@
 //! `Microsoft.KeyVault/vaults`: the vault resource, its access policies, deleted vaults and name checks.
 //! Every operation finishes before it answers (`provisioningState: Succeeded`), so SDK pollers never sleep.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
+use cmk_api::vaults as wire;
 use cmk_directory::authorization::Scope;
 use cmk_directory::authorization::actions::resources::RESOURCES_READ;
 use cmk_directory::model::TenantId;
@@ -23,9 +22,6 @@ use cmk_vault::model::{
 use cmk_vault::vaults::{
     AccessPolicyUpdate, CreateMode, NameAvailability, VaultDefinition, VaultPatch, VaultProperties,
 };
-
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::query_map;
 use crate::AppState;
@@ -114,90 +110,8 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
 }
 
 // ---- wire shapes -------------------------------------------------------------------------------------------
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SkuBody {
-    family: Option<String>,
-    name: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PermissionsBody {
-    #[serde(default)]
-    keys: Vec<String>,
-    #[serde(default)]
-    secrets: Vec<String>,
-    #[serde(default)]
-    certificates: Vec<String>,
-    #[serde(default)]
-    storage: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccessPolicyBody {
-    tenant_id: String,
-    object_id: String,
-    application_id: Option<String>,
-    #[serde(default)]
-    permissions: PermissionsBody,
-}
-
-/// Vault properties as ARM sends them. Properties cmk does not act on (`networkAcls`, `vaultUri`,
-/// `provisioningState`, ...) are accepted and ignored, as ARM does.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PropertiesBody {
-    tenant_id: Option<String>,
-    sku: Option<SkuBody>,
-    access_policies: Option<Vec<AccessPolicyBody>>,
-    enabled_for_deployment: Option<bool>,
-    enabled_for_disk_encryption: Option<bool>,
-    enabled_for_template_deployment: Option<bool>,
-    enable_soft_delete: Option<bool>,
-    soft_delete_retention_in_days: Option<i64>,
-    enable_purge_protection: Option<bool>,
-    enable_rbac_authorization: Option<bool>,
-    create_mode: Option<String>,
-    public_network_access: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VaultBody {
-    location: Option<String>,
-    tags: Option<BTreeMap<String, String>>,
-    properties: Option<PropertiesBody>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VaultPatchBody {
-    tags: Option<BTreeMap<String, String>>,
-    properties: Option<PropertiesBody>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccessPolicyPropertiesBody {
-    access_policies: Vec<AccessPolicyBody>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AccessPolicyUpdateBody {
-    properties: AccessPolicyPropertiesBody,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct NameCheckBody {
-    name: String,
-    #[serde(rename = "type")]
-    kind: String,
-}
+//
+// Typed in `cmk_api::vaults`; this module validates what they carry and maps the model onto them.
 
 fn bad_request(message: String) -> ApiError {
     ApiError::arm(StatusCode::BAD_REQUEST, "BadRequest", message)
@@ -226,7 +140,7 @@ fn names(kind: &str, given: Vec<String>, valid: &[&str]) -> Result<std::collecti
         .collect()
 }
 
-fn access_policy(body: AccessPolicyBody) -> Result<AccessPolicy, ApiError> {
+fn access_policy(body: wire::AccessPolicyEntry) -> Result<AccessPolicy, ApiError> {
     let tenant_id = TenantId::parse(&body.tenant_id).ok_or_else(|| {
         bad_request(format!(
             "The value '{}' of \"tenantId\" is not a valid GUID.",
@@ -264,7 +178,7 @@ fn access_policy(body: AccessPolicyBody) -> Result<AccessPolicy, ApiError> {
     })
 }
 
-fn properties(body: PropertiesBody) -> Result<(VaultProperties, CreateMode), ApiError> {
+fn properties(body: wire::VaultProperties) -> Result<(VaultProperties, CreateMode), ApiError> {
     let sku = match body.sku {
         None => None,
         Some(sku) => {
@@ -324,81 +238,75 @@ fn vault_id(vault: &Vault) -> String {
     )
 }
 
-fn access_policies_json(policies: &[AccessPolicy]) -> Value {
-    Value::Array(
-        policies
-            .iter()
-            .map(|p| {
-                let mut entry = json!({
-                    "tenantId": p.tenant_id.to_string(),
-                    "objectId": p.object_id,
-                    "permissions": {
-                        "keys": p.permissions.keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
-                        "secrets": p.permissions.secrets,
-                        "certificates": p.permissions.certificates,
-                        "storage": p.permissions.storage,
-                    }
-                });
-                if let Some(application) = &p.application_id {
-                    entry["applicationId"] = json!(application);
-                }
-                entry
-            })
-            .collect(),
-    )
+fn access_policy_entries(policies: &[AccessPolicy]) -> Vec<wire::AccessPolicyEntry> {
+    policies
+        .iter()
+        .map(|p| wire::AccessPolicyEntry {
+            tenant_id: p.tenant_id.to_string(),
+            object_id: p.object_id.clone(),
+            application_id: p.application_id.clone(),
+            permissions: wire::Permissions {
+                keys: p.permissions.keys.iter().map(|k| k.as_str().to_owned()).collect(),
+                secrets: p.permissions.secrets.iter().cloned().collect(),
+                certificates: p.permissions.certificates.iter().cloned().collect(),
+                storage: p.permissions.storage.iter().cloned().collect(),
+            },
+        })
+        .collect()
 }
 
-fn vault_json(state: &AppState, vault: &Vault) -> Value {
-    let mut properties = json!({
-        "tenantId": vault.tenant_id.to_string(),
-        "sku": { "family": "A", "name": vault.sku.as_str() },
-        "accessPolicies": access_policies_json(&vault.access_policies),
-        "vaultUri": state.urls.vault_uri(&vault.name),
-        "enabledForDeployment": vault.enabled_for_deployment,
-        "enabledForDiskEncryption": vault.enabled_for_disk_encryption,
-        "enabledForTemplateDeployment": vault.enabled_for_template_deployment,
-        "enableSoftDelete": true,
-        "softDeleteRetentionInDays": vault.soft_delete_retention_days,
-        "enableRbacAuthorization": vault.rbac_authorization,
-        "publicNetworkAccess": vault.public_network_access,
-        "provisioningState": "Succeeded",
-    });
-    // ARM leaves the property out, rather than false, for a vault without purge protection.
-    if vault.purge_protection {
-        properties["enablePurgeProtection"] = json!(true);
-    }
-    json!({
-        "id": vault_id(vault),
-        "name": vault.name,
-        "type": "Microsoft.KeyVault/vaults",
-        "location": vault.location,
-        "tags": vault.tags,
-        "systemData": {
-            "createdAt": vault.created.to_rfc3339(),
-            "lastModifiedAt": vault.updated.to_rfc3339(),
+fn vault_resource(state: &AppState, vault: &Vault) -> wire::Vault {
+    wire::Vault {
+        id: vault_id(vault),
+        name: vault.name.clone(),
+        kind: wire::Vault::TYPE.into(),
+        location: vault.location.clone(),
+        tags: vault.tags.clone(),
+        system_data: Some(wire::SystemData {
+            created_at: Some(vault.created.to_rfc3339()),
+            last_modified_at: Some(vault.updated.to_rfc3339()),
+        }),
+        properties: wire::VaultProperties {
+            tenant_id: Some(vault.tenant_id.to_string()),
+            sku: Some(wire::Sku {
+                family: Some(wire::Sku::FAMILY.into()),
+                name: vault.sku.as_str().into(),
+            }),
+            access_policies: Some(access_policy_entries(&vault.access_policies)),
+            vault_uri: Some(state.urls.vault_uri(&vault.name)),
+            enabled_for_deployment: Some(vault.enabled_for_deployment),
+            enabled_for_disk_encryption: Some(vault.enabled_for_disk_encryption),
+            enabled_for_template_deployment: Some(vault.enabled_for_template_deployment),
+            enable_soft_delete: Some(true),
+            soft_delete_retention_in_days: Some(i64::from(vault.soft_delete_retention_days)),
+            // ARM leaves the property out, rather than false, for a vault without purge protection.
+            enable_purge_protection: vault.purge_protection.then_some(true),
+            enable_rbac_authorization: Some(vault.rbac_authorization),
+            create_mode: None,
+            provisioning_state: Some("Succeeded".into()),
+            public_network_access: Some(vault.public_network_access.clone()),
         },
-        "properties": properties,
-    })
+    }
 }
 
-fn deleted_vault_json(deleted: &cmk_vault::model::DeletedVault) -> Value {
+fn deleted_vault_resource(deleted: &cmk_vault::model::DeletedVault) -> wire::DeletedVault {
     let vault = &deleted.vault;
-    json!({
-        "id": format!(
+    wire::DeletedVault {
+        id: format!(
             "/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
             vault.subscription_id, vault.location, vault.name
         ),
-        "name": vault.name,
-        "type": "Microsoft.KeyVault/deletedVaults",
-        "properties": {
-            "vaultId": vault_id(vault),
-            "location": vault.location,
-            "tags": vault.tags,
-            "deletionDate": deleted.deletion_date.to_rfc3339(),
-            "scheduledPurgeDate": deleted.scheduled_purge_date.to_rfc3339(),
-            "purgeProtectionEnabled": vault.purge_protection,
-        }
-    })
+        name: vault.name.clone(),
+        kind: wire::DeletedVault::TYPE.into(),
+        properties: wire::DeletedVaultProperties {
+            vault_id: vault_id(vault),
+            location: vault.location.clone(),
+            tags: vault.tags.clone(),
+            deletion_date: deleted.deletion_date.to_rfc3339(),
+            scheduled_purge_date: deleted.scheduled_purge_date.to_rfc3339(),
+            purge_protection_enabled: vault.purge_protection,
+        },
+    }
 }
 
 // ---- handlers ----------------------------------------------------------------------------------------------
@@ -416,7 +324,7 @@ async fn create_or_update(
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
     OriginalUri(uri): OriginalUri,
-    JsonBody(body): JsonBody<VaultBody>,
+    JsonBody(body): JsonBody<wire::VaultCreateOrUpdateParameters>,
 ) -> Result<Response, ApiError> {
     let properties_body = body
         .properties
@@ -434,15 +342,15 @@ async fn create_or_update(
         .create_or_update(&subscription, &resource_group, &name, definition)
         .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(vault_json(&state, &vault))).into_response())
+    Ok((status, Json(vault_resource(&state, &vault))).into_response())
 }
 
 async fn update(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
-    JsonBody(body): JsonBody<VaultPatchBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::VaultPatchParameters>,
+) -> Result<Json<wire::Vault>, ApiError> {
     let (properties, _) = properties(body.properties.unwrap_or_default())?;
     let patch = VaultPatch {
         tags: body.tags,
@@ -452,16 +360,16 @@ async fn update(
         .vaults
         .update(&subscription, &resource_group, &name, patch)
         .await?;
-    Ok(Json(vault_json(&state, &vault)))
+    Ok(Json(vault_resource(&state, &vault)))
 }
 
 async fn read(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::Vault>, ApiError> {
     let vault = state.vaults.get(&subscription, &resource_group, &name).await?;
-    Ok(Json(vault_json(&state, &vault)))
+    Ok(Json(vault_resource(&state, &vault)))
 }
 
 /// Soft delete: 200 when a vault was deleted, 204 when there was none, as ARM answers.
@@ -482,8 +390,8 @@ async fn update_access_policies(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group, name, kind)): Path<(String, String, String, String)>,
-    JsonBody(body): JsonBody<AccessPolicyUpdateBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::VaultAccessPolicyParameters>,
+) -> Result<Json<wire::VaultAccessPolicyParameters>, ApiError> {
     let how = AccessPolicyUpdate::parse(&kind).ok_or_else(|| {
         bad_request(format!(
             "The operation kind '{kind}' is not valid; use add, replace or remove."
@@ -499,36 +407,44 @@ async fn update_access_policies(
         .vaults
         .update_access_policies(&subscription, &resource_group, &name, how, change)
         .await?;
-    Ok(Json(json!({
-        "id": format!("{}/accessPolicies/{}", vault_id(&vault), kind.to_ascii_lowercase()),
-        "type": "Microsoft.KeyVault/vaults/accessPolicies",
-        "properties": { "accessPolicies": access_policies_json(&vault.access_policies) }
-    })))
+    Ok(Json(wire::VaultAccessPolicyParameters {
+        id: Some(format!(
+            "{}/accessPolicies/{}",
+            vault_id(&vault),
+            kind.to_ascii_lowercase()
+        )),
+        name: None,
+        kind: Some(wire::VaultAccessPolicyParameters::TYPE.into()),
+        location: None,
+        properties: wire::VaultAccessPolicyProperties {
+            access_policies: access_policy_entries(&vault.access_policies),
+        },
+    }))
 }
 
 async fn list_in_group(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, resource_group)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::VaultListResult>, ApiError> {
     state
         .directory
         .find_resource_group(&subscription.id(), &resource_group)
         .await?;
     let vaults = state.vaults.list(&subscription, Some(&resource_group)).await?;
-    Ok(Json(
-        json!({ "value": vaults.iter().map(|v| vault_json(&state, v)).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(wire::VaultListResult::last(
+        vaults.iter().map(|v| vault_resource(&state, v)).collect(),
+    )))
 }
 
 async fn list_in_subscription(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::VaultListResult>, ApiError> {
     let vaults = state.vaults.list(&subscription, None).await?;
-    Ok(Json(
-        json!({ "value": vaults.iter().map(|v| vault_json(&state, v)).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(wire::VaultListResult::last(
+        vaults.iter().map(|v| vault_resource(&state, v)).collect(),
+    )))
 }
 
 /// The generic resource list, as `vaults.list()` of the SDK reads it (`$filter=resourceType eq
@@ -537,7 +453,7 @@ async fn list_resources(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::ResourceListResult>, ApiError> {
     let filter = query_map(&uri).get("$filter").map(|f| f.to_ascii_lowercase());
     let wants_vaults = filter
         .as_deref()
@@ -547,32 +463,36 @@ async fn list_resources(
     } else {
         Vec::new()
     };
-    let value: Vec<Value> = vaults
+    let value = vaults
         .iter()
-        .map(|v| {
-            json!({ "id": vault_id(v), "name": v.name, "type": "Microsoft.KeyVault/vaults", "location": v.location, "tags": v.tags })
+        .map(|v| wire::GenericResource {
+            id: vault_id(v),
+            name: v.name.clone(),
+            kind: wire::Vault::TYPE.into(),
+            location: v.location.clone(),
+            tags: v.tags.clone(),
         })
         .collect();
-    Ok(Json(json!({ "value": value })))
+    Ok(Json(wire::ResourceListResult::last(value)))
 }
 
 async fn list_deleted(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::DeletedVaultListResult>, ApiError> {
     let deleted = state.vaults.list_deleted(&subscription).await?;
-    Ok(Json(
-        json!({ "value": deleted.iter().map(deleted_vault_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(wire::DeletedVaultListResult::last(
+        deleted.iter().map(deleted_vault_resource).collect(),
+    )))
 }
 
 async fn read_deleted(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, location, name)): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::DeletedVault>, ApiError> {
     let deleted = state.vaults.get_deleted(&subscription, &location, &name).await?;
-    Ok(Json(deleted_vault_json(&deleted)))
+    Ok(Json(deleted_vault_resource(&deleted)))
 }
 
 async fn purge_deleted(
@@ -587,9 +507,9 @@ async fn purge_deleted(
 async fn check_name_availability(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
-    JsonBody(body): JsonBody<NameCheckBody>,
-) -> Result<Json<Value>, ApiError> {
-    if !body.kind.eq_ignore_ascii_case("Microsoft.KeyVault/vaults") {
+    JsonBody(body): JsonBody<wire::VaultCheckNameAvailabilityParameters>,
+) -> Result<Json<wire::CheckNameAvailabilityResult>, ApiError> {
+    if !body.kind.eq_ignore_ascii_case(wire::Vault::TYPE) {
         return Err(bad_request(format!(
             "The type '{}' is not valid; use 'Microsoft.KeyVault/vaults'.",
             body.kind
@@ -597,12 +517,12 @@ async fn check_name_availability(
     }
     Ok(Json(
         match state.vaults.check_name_availability(&subscription, &body.name).await? {
-            NameAvailability::Available => json!({ "nameAvailable": true }),
+            NameAvailability::Available => wire::CheckNameAvailabilityResult::available(),
             NameAvailability::Invalid(message) => {
-                json!({ "nameAvailable": false, "reason": "AccountNameInvalid", "message": message })
+                wire::CheckNameAvailabilityResult::unavailable(wire::NameUnavailableReason::AccountNameInvalid, message)
             }
             NameAvailability::AlreadyExists(message) => {
-                json!({ "nameAvailable": false, "reason": "AlreadyExists", "message": message })
+                wire::CheckNameAvailabilityResult::unavailable(wire::NameUnavailableReason::AlreadyExists, message)
             }
         },
     ))
