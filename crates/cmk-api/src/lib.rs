@@ -7,6 +7,8 @@
 //! - [`error`]: the `{"error": {...}}` body of ARM and Key Vault.
 //! - [`token`]: the OAuth token answer of the directory.
 //! - [`arm`]: what every ARM resource and list shares.
+//! - [`resources`]: subscriptions, tenants and resource groups.
+//! - [`identity`]: the managed identity endpoints' token answers.
 //! - [`vaults`]: the key vault resource of ARM.
 //! - [`accounts`]: the account resource of ARM.
 #![forbid(unsafe_code)]
@@ -15,7 +17,9 @@ pub mod accounts;
 pub mod arm;
 pub mod base64url;
 pub mod error;
+pub mod identity;
 pub mod keys;
+pub mod resources;
 pub mod token;
 pub mod vaults;
 

@@ -1,0 +1,1 @@
+//! The managed identity endpoints (App Service and IMDS protocols): their token answers.

@@ -1,0 +1,1 @@
+//! Subscriptions, tenants and resource groups of ARM.
