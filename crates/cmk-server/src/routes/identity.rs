@@ -17,9 +17,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cmk_api::identity as wire;
 use cmk_directory::DirectoryError;
 use cmk_directory::model::{ClientId, ManagedIdentityOf, ServicePrincipal, TenantId};
-use serde_json::json;
 
 use crate::AppState;
 use crate::routes::arm::query_map;
@@ -43,12 +43,18 @@ fn refuse(protocol: Protocol, status: StatusCode, message: impl Into<String>) ->
         // MSAL reads `statusCode` and `message` from App Service errors.
         Protocol::AppService => (
             status,
-            Json(json!({ "statusCode": status.as_u16(), "message": message })),
+            Json(wire::AppServiceError {
+                status_code: status.as_u16(),
+                message,
+            }),
         )
             .into_response(),
         Protocol::Imds => (
             status,
-            Json(json!({ "error": "invalid_request", "error_description": message })),
+            Json(wire::ImdsError {
+                error: "invalid_request".to_owned(),
+                error_description: message,
+            }),
         )
             .into_response(),
     }
@@ -130,13 +136,13 @@ async fn app_service_token(State(state): State<AppState>, headers: HeaderMap, ur
         .and_then(|v| v.to_str().ok())
         .and_then(|secret| state.directory.identity_of_endpoint_secret(secret));
     match issue(&state, Protocol::AppService, identity, &uri).await {
-        Ok((token, client)) => Json(json!({
-            "access_token": token.access_token.expose(),
-            "expires_on": token.expires_on.unix_seconds().to_string(),
-            "resource": token.resource,
-            "token_type": "Bearer",
-            "client_id": client.to_string(),
-        }))
+        Ok((token, client)) => Json(wire::AppServiceToken {
+            access_token: token.access_token,
+            expires_on: token.expires_on.unix_seconds(),
+            resource: token.resource,
+            token_type: wire::BEARER.to_owned(),
+            client_id: client.to_string(),
+        })
         .into_response(),
         Err(response) => response,
     }
@@ -161,17 +167,17 @@ async fn imds_token(
     }
     let identity = state.directory.identity_of_endpoint_secret(&secret);
     match issue(&state, Protocol::Imds, identity, &uri).await {
-        Ok((token, client)) => Json(json!({
-            "access_token": token.access_token.expose(),
-            "refresh_token": "",
-            "expires_in": token.expires_in.to_string(),
-            "expires_on": token.expires_on.unix_seconds().to_string(),
-            "ext_expires_in": token.expires_in.to_string(),
-            "not_before": token.not_before.unix_seconds().to_string(),
-            "resource": token.resource,
-            "token_type": "Bearer",
-            "client_id": client.to_string(),
-        }))
+        Ok((token, client)) => Json(wire::ImdsToken {
+            access_token: token.access_token,
+            refresh_token: String::new(),
+            expires_in: token.expires_in,
+            expires_on: token.expires_on.unix_seconds(),
+            ext_expires_in: token.expires_in,
+            not_before: token.not_before.unix_seconds(),
+            resource: token.resource,
+            token_type: wire::BEARER.to_owned(),
+            client_id: client.to_string(),
+        })
         .into_response(),
         Err(response) => response,
     }

@@ -1,21 +1,18 @@
 //! Resource groups: `PUT/GET/HEAD/DELETE /subscriptions/{s}/resourcegroups/{name}` and the list.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
+use cmk_api::resources as wire;
 use cmk_directory::DirectoryError;
 use cmk_directory::authorization::actions::resources::{
     RESOURCE_GROUP_DELETE, RESOURCE_GROUP_READ, RESOURCE_GROUP_WRITE,
 };
 use cmk_directory::model::ResourceGroup;
 use cmk_directory::resource_groups::ResourceGroupSpec;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::{Paging, next_link};
 use crate::AppState;
@@ -42,38 +39,26 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
         )
 }
 
-/// The body of a PUT. Properties ARM defines but cmk does not use are accepted and ignored, as ARM does.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ResourceGroupBody {
-    location: Option<String>,
-    #[serde(default)]
-    tags: Option<BTreeMap<String, String>>,
-    managed_by: Option<String>,
-}
-
-fn resource_group_json(group: &ResourceGroup) -> Value {
-    let mut body = json!({
-        "id": format!("/subscriptions/{}/resourceGroups/{}", group.subscription_id, group.name),
-        "name": group.name,
-        "type": "Microsoft.Resources/resourceGroups",
-        "location": group.location,
-        "properties": { "provisioningState": "Succeeded" }
-    });
-    if !group.tags.is_empty() {
-        body["tags"] = json!(group.tags);
+/// The model onto the wire. Every change is complete before the answer, so the state is `Succeeded`.
+fn resource_group_wire(group: &ResourceGroup) -> wire::ResourceGroup {
+    wire::ResourceGroup {
+        id: format!("/subscriptions/{}/resourceGroups/{}", group.subscription_id, group.name),
+        name: group.name.clone(),
+        kind: wire::ResourceGroup::TYPE.to_owned(),
+        location: group.location.clone(),
+        tags: group.tags.clone(),
+        managed_by: group.managed_by.clone(),
+        properties: wire::ResourceGroupProperties {
+            provisioning_state: "Succeeded".to_owned(),
+        },
     }
-    if let Some(managed_by) = &group.managed_by {
-        body["managedBy"] = json!(managed_by);
-    }
-    body
 }
 
 async fn create_or_update(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, name)): Path<(String, String)>,
-    JsonBody(body): JsonBody<ResourceGroupBody>,
+    JsonBody(body): JsonBody<wire::ResourceGroupCreateOrUpdateParameters>,
 ) -> Result<Response, ApiError> {
     let spec = ResourceGroupSpec {
         location: body.location,
@@ -82,16 +67,16 @@ async fn create_or_update(
     };
     let (group, created) = state.directory.put_resource_group(&subscription, &name, spec).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(resource_group_json(&group))).into_response())
+    Ok((status, Json(resource_group_wire(&group))).into_response())
 }
 
 async fn read(
     State(state): State<AppState>,
     Authorized(subscription): Authorized,
     Path((_, name)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::ResourceGroup>, ApiError> {
     let group = state.directory.get_resource_group(&subscription, &name).await?;
-    Ok(Json(resource_group_json(&group)))
+    Ok(Json(resource_group_wire(&group)))
 }
 
 /// `HEAD`: 204 when the group exists, 404 when it does not (no body either way).
@@ -122,16 +107,14 @@ async fn list(
     Authorized(subscription): Authorized,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::ResourceGroupListResult>, ApiError> {
     let paging = Paging::from_uri(&uri)?;
     let (groups, next) = state
         .directory
         .list_resource_groups(&subscription, paging.start_after.as_deref(), paging.top)
         .await?;
-    let value: Vec<Value> = groups.iter().map(resource_group_json).collect();
-    let mut body = json!({ "value": value });
-    if let Some(link) = next_link(&state, &headers, &uri, next) {
-        body["nextLink"] = Value::String(link);
-    }
-    Ok(Json(body))
+    Ok(Json(wire::ListResult {
+        value: groups.iter().map(resource_group_wire).collect(),
+        next_link: next_link(&state, &headers, &uri, next),
+    }))
 }

@@ -1,13 +1,15 @@
 //! `GET /subscriptions`, `GET /subscriptions/{id}`, `GET /tenants`: what a principal can see of its tenant.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::Router;
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
 use axum::routing::{MethodFilter, get};
+use cmk_api::resources as wire;
 use cmk_directory::authorization::actions::resources::SUBSCRIPTION_READ;
 use cmk_directory::model::{Subscription, Tenant};
-use serde_json::{Value, json};
 
 use super::{Paging, next_link};
 use crate::AppState;
@@ -31,34 +33,32 @@ pub(super) fn router(state: &AppState) -> Router<AppState> {
         .route("/tenants", get(list_tenants))
 }
 
-fn subscription_json(subscription: &Subscription) -> Value {
-    json!({
-        "id": format!("/subscriptions/{}", subscription.id),
-        "subscriptionId": subscription.id.to_string(),
-        "tenantId": subscription.tenant_id.to_string(),
-        "displayName": subscription.display_name,
-        "state": subscription.state.as_str(),
-        "subscriptionPolicies": {
-            "locationPlacementId": "Public_2014-09-01",
-            "quotaId": "PayAsYouGo_2014-09-01",
-            "spendingLimit": "Off"
-        },
-        "authorizationSource": "RoleBased",
-        "managedByTenants": [],
-        "tags": {}
-    })
+/// The model onto the wire: one plan for every subscription, and no other tenant manages it.
+fn subscription_wire(subscription: &Subscription) -> wire::Subscription {
+    wire::Subscription {
+        id: format!("/subscriptions/{}", subscription.id),
+        subscription_id: subscription.id.to_string(),
+        tenant_id: subscription.tenant_id.to_string(),
+        display_name: subscription.display_name.clone(),
+        state: subscription.state.as_str().to_owned(),
+        subscription_policies: wire::SubscriptionPolicies::pay_as_you_go(),
+        authorization_source: wire::Subscription::AUTHORIZATION_SOURCE.to_owned(),
+        managed_by_tenants: Vec::new(),
+        tags: BTreeMap::new(),
+    }
 }
 
-fn tenant_json(tenant: &Tenant) -> Value {
-    json!({
-        "id": format!("/tenants/{}", tenant.id),
-        "tenantId": tenant.id.to_string(),
-        "tenantCategory": "Home",
-        "displayName": tenant.display_name,
-        "defaultDomain": tenant.default_domain,
-        "domains": [tenant.default_domain],
-        "tenantType": "AAD"
-    })
+/// A tenant has one domain in cmk: its default.
+fn tenant_wire(tenant: &Tenant) -> wire::Tenant {
+    wire::Tenant {
+        id: format!("/tenants/{}", tenant.id),
+        tenant_id: tenant.id.to_string(),
+        tenant_category: wire::Tenant::CATEGORY_HOME.to_owned(),
+        display_name: tenant.display_name.clone(),
+        default_domain: tenant.default_domain.clone(),
+        domains: vec![tenant.default_domain.clone()],
+        tenant_type: wire::Tenant::TYPE_AAD.to_owned(),
+    }
 }
 
 async fn list_subscriptions(
@@ -66,30 +66,28 @@ async fn list_subscriptions(
     ManagementCaller(caller): ManagementCaller,
     OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::SubscriptionListResult>, ApiError> {
     let paging = Paging::from_uri(&uri)?;
     let (subscriptions, next) = state
         .directory
         .list_visible_subscriptions(&caller, paging.start_after.as_deref(), paging.top)
         .await?;
-    let value: Vec<Value> = subscriptions.iter().map(subscription_json).collect();
-    let mut body = json!({ "value": value });
-    if let Some(link) = next_link(&state, &headers, &uri, next) {
-        body["nextLink"] = Value::String(link);
-    }
-    Ok(Json(body))
+    Ok(Json(wire::ListResult {
+        value: subscriptions.iter().map(subscription_wire).collect(),
+        next_link: next_link(&state, &headers, &uri, next),
+    }))
 }
 
 /// A subscription is visible to whoever holds a role in it, at any depth (as `GET /subscriptions` lists it).
-async fn get_subscription(Authorized(subscription): Authorized) -> Json<Value> {
-    Json(subscription_json(subscription.subscription()))
+async fn get_subscription(Authorized(subscription): Authorized) -> Json<wire::Subscription> {
+    Json(subscription_wire(subscription.subscription()))
 }
 
 /// The tenants the caller belongs to: its own.
 async fn list_tenants(
     State(state): State<AppState>,
     ManagementCaller(caller): ManagementCaller,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::TenantListResult>, ApiError> {
     let tenant = state.directory.get_tenant(&caller.tenant_id()).await?;
-    Ok(Json(json!({ "value": [tenant_json(&tenant)] })))
+    Ok(Json(wire::ListResult::last(vec![tenant_wire(&tenant)])))
 }
