@@ -5,8 +5,14 @@
 use std::time::Duration;
 
 use clap::{Subcommand, ValueEnum};
+use cmk_api::accounts::{
+    Account, AccountDefinition, AccountDefinitionProperties, EncryptionDefinition, IdentityDefinition,
+    KeyVaultPropertiesDefinition, ReencryptionStatus, RegenerateKeyParameters, Sku,
+};
 use reqwest::Method;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 
 use super::api;
 use super::data::{self, DataCommand, ProgressArgs};
@@ -363,23 +369,38 @@ pub(super) fn split_key_uri(uri: &str) -> Result<(String, String, String), CliEr
     ))
 }
 
-/// The status of a re-encryption job.
-fn job_status(job: &Value) -> &str {
-    job["status"].as_str().unwrap_or("Running")
+/// A request body from its account type.
+fn wire_body(body: &impl Serialize) -> Result<Value, CliError> {
+    serde_json::to_value(body).map_err(|e| CliError::Local(format!("the request could not be written: {e}")))
 }
 
-fn job_failure(job: &Value) -> CliError {
-    let code = job["error"]["code"].as_str().unwrap_or("ReencryptionFailed").to_owned();
-    let reason = job["error"]["message"]
-        .as_str()
+/// An answer read as its account type, to find the fields the command needs; what is printed stays the answer
+/// as the server sent it. The error names what was wrong, never a value.
+fn read<T: DeserializeOwned>(answer: &Value) -> Result<T, CliError> {
+    T::deserialize(answer).map_err(|e| {
+        CliError::Local(format!(
+            "the server's answer is not the expected Cognitive Services shape: {e}"
+        ))
+    })
+}
+
+fn job_failure(job: &ReencryptionStatus) -> CliError {
+    let error = job.error.as_ref();
+    let code = error
+        .map(|e| e.code.as_str())
+        .filter(|c| !c.is_empty())
+        .unwrap_or("ReencryptionFailed")
+        .to_owned();
+    let reason = error
+        .map(|e| e.message.as_str())
+        .filter(|m| !m.is_empty())
         .unwrap_or("the re-encryption job failed");
     CliError::Server {
         status: 500,
         code,
         message: format!(
             "{reason} ({} of {} objects re-encrypted; run the command again to resume.)",
-            job["objectsDone"].as_u64().unwrap_or(0),
-            job["objectsTotal"].as_u64().unwrap_or(0),
+            job.objects_done, job.objects_total,
         ),
     }
 }
@@ -391,68 +412,71 @@ async fn reencrypt(
     progress: &ProgressArgs,
 ) -> Result<Value, CliError> {
     let path = with_api(&format!("{}/reencrypt", account_id(session, account)?));
-    let mut job = session.arm(Method::POST, &path, None).await?;
+    let mut answer = session.arm(Method::POST, &path, None).await?;
     if no_wait {
-        return Ok(job);
+        return Ok(answer);
     }
-    let bar = data::object_bar(progress, job["objectsTotal"].as_u64().unwrap_or(0));
-    while job_status(&job) == "Running" {
-        bar.set_length(job["objectsTotal"].as_u64().unwrap_or(0));
-        bar.set_position(job["objectsDone"].as_u64().unwrap_or(0));
+    let mut job: ReencryptionStatus = read(&answer)?;
+    let bar = data::object_bar(progress, job.objects_total);
+    while job.status == "Running" {
+        bar.set_length(job.objects_total);
+        bar.set_position(job.objects_done);
         tokio::time::sleep(POLL_INTERVAL).await;
-        job = match session.arm(Method::GET, &path, None).await {
-            Ok(job) => job,
+        let polled = session.arm(Method::GET, &path, None).await.and_then(|polled| {
+            let job = read::<ReencryptionStatus>(&polled)?;
+            Ok((polled, job))
+        });
+        (answer, job) = match polled {
+            Ok(polled) => polled,
             Err(e) => {
                 bar.abandon();
                 return Err(e);
             }
         };
     }
-    bar.set_length(job["objectsTotal"].as_u64().unwrap_or(0));
-    bar.set_position(job["objectsDone"].as_u64().unwrap_or(0));
-    if job_status(&job) == "Succeeded" {
+    bar.set_length(job.objects_total);
+    bar.set_position(job.objects_done);
+    if job.status == "Succeeded" {
         bar.finish();
-        Ok(job)
+        Ok(answer)
     } else {
         bar.abandon();
         Err(job_failure(&job))
     }
 }
 
-async fn find_deleted(session: &Session, account: &AccountRef, location: Option<String>) -> Result<Value, CliError> {
+/// A deleted account, read.
+async fn find_deleted(session: &Session, account: &AccountRef, location: Option<String>) -> Result<Account, CliError> {
     let group = session.resource_group(account.resource_group.as_deref())?;
     if let Some(location) = location {
-        return session
+        let answer = session
             .arm(
                 Method::GET,
                 &deleted_path(session, &location, &group, &account.name),
                 None,
             )
-            .await;
+            .await?;
+        return read(&answer);
     }
     let marker = format!("/resourcegroups/{}/", group.to_ascii_lowercase());
-    let deleted = list_all(session, &deleted_list_path(session)).await?;
-    deleted
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|a| {
-            a["name"]
-                .as_str()
-                .is_some_and(|n| n.eq_ignore_ascii_case(&account.name))
-                && a["id"]
-                    .as_str()
-                    .is_some_and(|id| id.to_ascii_lowercase().contains(&marker))
-        })
-        .cloned()
-        .ok_or_else(|| CliError::Server {
-            status: 404,
-            code: "DeletedAccountNotFound".into(),
-            message: format!(
-                "No deleted account '{}' in the resource group '{group}' can be recovered.",
-                account.name
-            ),
-        })
+    let deleted: Vec<Value> = serde_json::from_value(list_all(session, &deleted_list_path(session)).await?)
+        .map_err(|e| CliError::Local(format!("the server's answer is not a list of deleted accounts: {e}")))?;
+    let mut found = None;
+    for answer in &deleted {
+        let candidate: Account = read(answer)?;
+        if candidate.name.eq_ignore_ascii_case(&account.name) && candidate.id.to_ascii_lowercase().contains(&marker) {
+            found = Some(candidate);
+            break;
+        }
+    }
+    found.ok_or_else(|| CliError::Server {
+        status: 404,
+        code: "DeletedAccountNotFound".into(),
+        message: format!(
+            "No deleted account '{}' in the resource group '{group}' can be recovered.",
+            account.name
+        ),
+    })
 }
 
 async fn set_encryption(
@@ -464,6 +488,7 @@ async fn set_encryption(
     let (vault_uri, key_name, key_version) = key;
     let id = account_id(session, account)?;
     let answer = if grant_access {
+        // cmk's own admin call: its body is cmk-server's, not an Azure shape of cmk-api.
         let body = json!({
             "accountId": id,
             "keyVaultUri": vault_uri,
@@ -474,13 +499,42 @@ async fn set_encryption(
             .arm(Method::POST, "/cmk/admin/configureCustomerManagedKey", Some(&body))
             .await?
     } else {
-        let body = json!({ "properties": { "encryption": {
-            "keySource": "Microsoft.KeyVault",
-            "keyVaultProperties": { "keyVaultUri": vault_uri, "keyName": key_name, "keyVersion": key_version },
-        }}});
+        let body = encryption_body(EncryptionDefinition {
+            key_source: Some("Microsoft.KeyVault".into()),
+            key_vault_properties: Some(KeyVaultPropertiesDefinition {
+                key_name: Some(key_name),
+                key_version: Some(key_version),
+                key_vault_uri: Some(vault_uri),
+                identity_client_id: None,
+            }),
+        })?;
         session.arm(Method::PATCH, &with_api(&id), Some(&body)).await?
     };
-    Ok(answer["properties"]["encryption"].clone())
+    Ok(encryption_of(answer))
+}
+
+/// A PATCH of an account's encryption.
+fn encryption_body(encryption: EncryptionDefinition) -> Result<Value, CliError> {
+    wire_body(&AccountDefinition {
+        properties: Some(AccountDefinitionProperties {
+            encryption: Some(encryption),
+            ..AccountDefinitionProperties::default()
+        }),
+        ..AccountDefinition::default()
+    })
+}
+
+/// `properties.encryption` of an account, as the server sent it (printed, not read).
+fn encryption_of(mut account: Value) -> Value {
+    account
+        .pointer_mut("/properties/encryption")
+        .map(Value::take)
+        .unwrap_or(Value::Null)
+}
+
+/// `identity` of an account, as the server sent it (printed, not read).
+fn identity_of(mut account: Value) -> Value {
+    account.get_mut("identity").map(Value::take).unwrap_or(Value::Null)
 }
 
 pub async fn run(command: CognitiveCommand, session: &Session) -> Result<Option<Value>, CliError> {
@@ -499,31 +553,28 @@ pub async fn run(command: CognitiveCommand, session: &Session) -> Result<Option<
             tags,
             yes: _,
         } => {
-            let mut properties = Map::new();
-            if let Some(subdomain) = custom_domain {
-                properties.insert("customSubDomainName".into(), json!(subdomain));
-            }
-            let mut body = json!({
-                "location": location,
-                "kind": kind,
-                "sku": { "name": sku },
-                "tags": parse_tags(&tags)?,
-                "properties": properties,
-            });
-            if assign_identity {
-                body["identity"] = json!({ "type": "SystemAssigned" });
-            }
+            let body = wire_body(&AccountDefinition {
+                location: Some(location),
+                kind: Some(kind),
+                sku: Some(Sku { name: sku }),
+                tags: Some(parse_tags(&tags)?),
+                identity: assign_identity.then(|| IdentityDefinition {
+                    identity_type: "SystemAssigned".into(),
+                }),
+                properties: Some(AccountDefinitionProperties {
+                    custom_sub_domain_name: custom_domain,
+                    ..AccountDefinitionProperties::default()
+                }),
+            })?;
             let path = with_api(&account_id(session, &account)?);
             Some(session.arm(Method::PUT, &path, Some(&body)).await?)
         }
         AccountCommand::Update { account, sku, tags } => {
-            let mut body = json!({});
-            if let Some(sku) = sku {
-                body["sku"] = json!({ "name": sku });
-            }
-            if let Some(tags) = tags {
-                body["tags"] = json!(parse_tags(&tags)?);
-            }
+            let body = wire_body(&AccountDefinition {
+                sku: sku.map(|name| Sku { name }),
+                tags: tags.as_deref().map(parse_tags).transpose()?,
+                ..AccountDefinition::default()
+            })?;
             let path = with_api(&account_id(session, &account)?);
             Some(session.arm(Method::PATCH, &path, Some(&body)).await?)
         }
@@ -560,13 +611,17 @@ pub async fn run(command: CognitiveCommand, session: &Session) -> Result<Option<
         }
         AccountCommand::Recover { account, location } => {
             let deleted = find_deleted(session, &account, location).await?;
-            let body = json!({
-                "location": deleted["location"],
-                "kind": deleted["kind"],
-                "sku": deleted["sku"],
-                "tags": deleted["tags"],
-                "properties": { "restore": true },
-            });
+            let body = wire_body(&AccountDefinition {
+                location: Some(deleted.location),
+                kind: Some(deleted.kind),
+                sku: Some(deleted.sku),
+                tags: Some(deleted.tags),
+                identity: None,
+                properties: Some(AccountDefinitionProperties {
+                    restore: Some(true),
+                    ..AccountDefinitionProperties::default()
+                }),
+            })?;
             let path = with_api(&account_id(session, &account)?);
             Some(session.arm(Method::PUT, &path, Some(&body)).await?)
         }
@@ -581,15 +636,16 @@ pub async fn run(command: CognitiveCommand, session: &Session) -> Result<Option<
                     KeyName::Key1 => "Key1",
                     KeyName::Key2 => "Key2",
                 };
-                session
-                    .arm(Method::POST, &path, Some(&json!({ "keyName": key_name })))
-                    .await?
+                let body = wire_body(&RegenerateKeyParameters {
+                    key_name: key_name.into(),
+                })?;
+                session.arm(Method::POST, &path, Some(&body)).await?
             }
         }),
         AccountCommand::Identity { command } => Some(match command {
             IdentityCommand::Assign { account } => patch_identity(session, &account, "SystemAssigned").await?,
             IdentityCommand::Remove { account } => patch_identity(session, &account, "None").await?,
-            IdentityCommand::Show { account } => get_account(session, &account).await?["identity"].take(),
+            IdentityCommand::Show { account } => identity_of(get_account(session, &account).await?),
         }),
         AccountCommand::Encryption { command } => Some(match command {
             EncryptionCommand::Set {
@@ -609,13 +665,14 @@ pub async fn run(command: CognitiveCommand, session: &Session) -> Result<Option<
                 };
                 set_encryption(session, &account, key, grant_access).await?
             }
-            EncryptionCommand::Show { account } => {
-                get_account(session, &account).await?["properties"]["encryption"].take()
-            }
+            EncryptionCommand::Show { account } => encryption_of(get_account(session, &account).await?),
             EncryptionCommand::Revert { account } => {
-                let body = json!({ "properties": { "encryption": { "keySource": "Microsoft.CognitiveServices" } } });
+                let body = encryption_body(EncryptionDefinition {
+                    key_source: Some("Microsoft.CognitiveServices".into()),
+                    key_vault_properties: None,
+                })?;
                 let path = with_api(&account_id(session, &account)?);
-                session.arm(Method::PATCH, &path, Some(&body)).await?["properties"]["encryption"].take()
+                encryption_of(session.arm(Method::PATCH, &path, Some(&body)).await?)
             }
         }),
         AccountCommand::Reencrypt {
@@ -631,9 +688,14 @@ pub async fn run(command: CognitiveCommand, session: &Session) -> Result<Option<
 }
 
 async fn patch_identity(session: &Session, account: &AccountRef, kind: &str) -> Result<Value, CliError> {
-    let body = json!({ "identity": { "type": kind } });
+    let body = wire_body(&AccountDefinition {
+        identity: Some(IdentityDefinition {
+            identity_type: kind.into(),
+        }),
+        ..AccountDefinition::default()
+    })?;
     let path = with_api(&account_id(session, account)?);
-    Ok(session.arm(Method::PATCH, &path, Some(&body)).await?["identity"].take())
+    Ok(identity_of(session.arm(Method::PATCH, &path, Some(&body)).await?))
 }
 
 #[cfg(test)]

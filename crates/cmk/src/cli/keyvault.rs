@@ -14,8 +14,13 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STAN
 use clap::builder::{BoolishValueParser, PossibleValuesParser};
 use clap::{Args, Subcommand, ValueEnum};
 use cmk_api::keys::{
-    BackupKeyResult, KeyListResult, KeyOperationResult, KeyOperationsParameters, KeyRestoreParameters,
-    KeySignParameters, KeyVerifyParameters, KeyVerifyResult,
+    BackupKeyResult, KeyAttributes, KeyCreateParameters, KeyItem, KeyListResult, KeyOperationResult,
+    KeyOperationsParameters, KeyRestoreParameters, KeySignParameters, KeyUpdateParameters, KeyVerifyParameters,
+    KeyVerifyResult,
+};
+use cmk_api::vaults::{
+    AccessPolicyEntry, DeletedVault, Permissions, Sku, Vault, VaultAccessPolicyParameters, VaultAccessPolicyProperties,
+    VaultCreateOrUpdateParameters, VaultProperties,
 };
 use cmk_api::{Base64Url, SecretBase64Url};
 use cmk_crypto::SecretBytes;
@@ -494,32 +499,42 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
             let access_policies = if no_self_perms || rbac {
                 Vec::new()
             } else {
-                vec![json!({
-                    "tenantId": tenant_id,
-                    "objectId": signed_in_object_id(session).await?,
-                    "permissions": { "keys": ["all"] },
-                })]
+                vec![AccessPolicyEntry {
+                    tenant_id: tenant_id.clone(),
+                    object_id: signed_in_object_id(session).await?,
+                    application_id: None,
+                    permissions: Permissions {
+                        keys: vec!["all".into()],
+                        ..Permissions::default()
+                    },
+                }]
             };
-            let mut properties = json!({
-                "tenantId": tenant_id,
-                "sku": { "family": "A", "name": sku.to_ascii_lowercase() },
-                "accessPolicies": access_policies,
-                "enableSoftDelete": true,
-                "softDeleteRetentionInDays": retention_days,
-                "enableRbacAuthorization": rbac,
-            });
-            // ARM refuses `false` even on create: leave the property out instead.
-            if enable_purge_protection == Some(true) {
-                properties["enablePurgeProtection"] = json!(true);
-            }
-            let body = json!({ "location": location, "tags": parse_tags(&tags)?, "properties": properties });
-            let vault = session.arm(Method::PUT, &path, Some(&body)).await?;
+            let body = wire_body(&VaultCreateOrUpdateParameters {
+                location: Some(location),
+                tags: Some(parse_tags(&tags)?),
+                properties: Some(VaultProperties {
+                    tenant_id: Some(tenant_id),
+                    sku: Some(vault_sku(sku.to_ascii_lowercase())),
+                    access_policies: Some(access_policies),
+                    enable_soft_delete: Some(true),
+                    soft_delete_retention_in_days: Some(i64::from(retention_days)),
+                    enable_rbac_authorization: Some(rbac),
+                    // ARM refuses `false` even on create: leave the property out instead.
+                    enable_purge_protection: (enable_purge_protection == Some(true)).then_some(true),
+                    ..VaultProperties::default()
+                }),
+            })?;
+            let answer = session.arm(Method::PUT, &path, Some(&body)).await?;
+            let vault: Vault = read(&answer)?;
             if rbac && !no_self_perms {
                 grant_crypto_officer(session, &vault).await?;
             }
-            Some(with_resource_group(vault))
+            Some(with_resource_group(answer, &vault))
         }
-        KeyvaultCommand::Show(args) => Some(with_resource_group(find_vault(session, &args).await?)),
+        KeyvaultCommand::Show(args) => {
+            let (answer, vault) = find_vault(session, &args).await?;
+            Some(with_resource_group(answer, &vault))
+        }
         KeyvaultCommand::List { resource_group } => {
             let path = match resource_group {
                 Some(group) => format!(
@@ -530,20 +545,17 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
                 ),
                 None => subscription_vaults_path(session),
             };
-            let listed = list_all(session, &path).await?;
-            Some(Value::Array(
-                listed
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(with_resource_group)
-                    .collect(),
-            ))
+            let listed: Vec<Value> = read_answer(list_all(session, &path).await?)?;
+            let mut vaults = Vec::with_capacity(listed.len());
+            for answer in listed {
+                let vault: Vault = read(&answer)?;
+                vaults.push(with_resource_group(answer, &vault));
+            }
+            Some(Value::Array(vaults))
         }
         KeyvaultCommand::Delete(args) => {
-            let vault = find_vault(session, &args).await?;
-            session.arm(Method::DELETE, &resource_path(&vault)?, None).await?;
+            let (_, vault) = find_vault(session, &args).await?;
+            session.arm(Method::DELETE, &resource_path(&vault), None).await?;
             None
         }
         KeyvaultCommand::Recover {
@@ -551,38 +563,42 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
             resource_group,
             location,
         } => {
-            let deleted = find_deleted_vault(session, &name, location.as_deref()).await?;
+            let (_, deleted) = find_deleted_vault(session, &name, location.as_deref()).await?;
             let group = match resource_group {
                 Some(group) => group,
-                None => deleted["properties"]["vaultId"]
-                    .as_str()
-                    .and_then(group_of_id)
+                None => group_of_id(&deleted.properties.vault_id)
                     .map(str::to_owned)
                     .ok_or_else(|| {
                         CliError::Usage("the following arguments are required: --resource-group/-g".into())
                     })?,
             };
-            let body = json!({
-                "location": deleted["properties"]["location"],
-                "properties": {
-                    "tenantId": session.profile.tenant_id,
-                    "sku": { "family": "A", "name": "standard" },
-                    "createMode": "recover",
-                },
-            });
+            let body = wire_body(&VaultCreateOrUpdateParameters {
+                location: Some(deleted.properties.location),
+                tags: None,
+                properties: Some(VaultProperties {
+                    tenant_id: Some(session.profile.tenant_id.clone()),
+                    sku: Some(vault_sku("standard".into())),
+                    create_mode: Some("recover".into()),
+                    ..VaultProperties::default()
+                }),
+            })?;
             let path = vault_path(session, segment("resource group", &group)?, vault_name(&name)?);
-            Some(with_resource_group(session.arm(Method::PUT, &path, Some(&body)).await?))
+            let answer = session.arm(Method::PUT, &path, Some(&body)).await?;
+            let vault: Vault = read(&answer)?;
+            Some(with_resource_group(answer, &vault))
         }
         KeyvaultCommand::Purge(args) => {
-            let deleted = find_deleted_vault(session, &args.name, args.location.as_deref()).await?;
+            let (_, deleted) = find_deleted_vault(session, &args.name, args.location.as_deref()).await?;
             let path = format!("{}/purge?{}", deleted_vault_base(session, &deleted)?, api::KEYVAULT);
             session.arm(Method::POST, &path, None).await?;
             None
         }
         KeyvaultCommand::ListDeleted => Some(list_all(session, &deleted_vaults_path(session)).await?),
-        KeyvaultCommand::ShowDeleted(args) => {
-            Some(find_deleted_vault(session, &args.name, args.location.as_deref()).await?)
-        }
+        KeyvaultCommand::ShowDeleted(args) => Some(
+            find_deleted_vault(session, &args.name, args.location.as_deref())
+                .await?
+                .0,
+        ),
         KeyvaultCommand::SetPolicy {
             vault,
             principal,
@@ -600,30 +616,32 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
                     "specify at least one of --key-permissions, --secret-permissions, --certificate-permissions, --storage-permissions".into(),
                 ));
             }
-            let found = find_vault(session, &vault).await?;
-            let mut entry = policy_entry(&found, &principal);
-            entry["permissions"] = json!({
-                "keys": canonical(&key_permissions, &key_permission_names()),
-                "secrets": canonical(&secret_permissions, &SECRET_PERMISSIONS),
-                "certificates": canonical(&certificate_permissions, &CERTIFICATE_PERMISSIONS),
-                "storage": canonical(&storage_permissions, &STORAGE_PERMISSIONS),
-            });
-            Some(change_policies(session, found, "add", entry).await?)
+            let (answer, found) = find_vault(session, &vault).await?;
+            let mut entry = policy_entry(&found, &principal)?;
+            entry.permissions = Permissions {
+                keys: canonical(&key_permissions, &key_permission_names()),
+                secrets: canonical(&secret_permissions, &SECRET_PERMISSIONS),
+                certificates: canonical(&certificate_permissions, &CERTIFICATE_PERMISSIONS),
+                storage: canonical(&storage_permissions, &STORAGE_PERMISSIONS),
+            };
+            Some(change_policies(session, answer, &found, "add", entry).await?)
         }
         KeyvaultCommand::DeletePolicy { vault, principal } => {
-            let found = find_vault(session, &vault).await?;
-            let mut entry = policy_entry(&found, &principal);
+            let (answer, found) = find_vault(session, &vault).await?;
+            let mut entry = policy_entry(&found, &principal)?;
             // `remove` takes away the permissions it names: name all of them to remove the whole entry.
-            let current = found["properties"]["accessPolicies"]
-                .as_array()
-                .and_then(|policies| policies.iter().find(|p| same_principal(p, &entry)))
-                .cloned()
+            let current = found
+                .properties
+                .access_policies
+                .iter()
+                .flatten()
+                .find(|p| same_principal(p, &entry))
                 .ok_or_else(|| CliError::Server {
                     status: 404,
                     code: "AccessPolicyNotFound".into(),
                     message: format!(
                         "The vault '{}' has no access policy for object id '{}'{}.",
-                        found["name"].as_str().unwrap_or(&vault.name),
+                        found.name,
                         principal.object_id,
                         principal
                             .application_id
@@ -632,8 +650,8 @@ pub async fn run(command: KeyvaultCommand, session: &Session) -> Result<Option<V
                             .unwrap_or_default()
                     ),
                 })?;
-            entry["permissions"] = current["permissions"].clone();
-            Some(change_policies(session, found, "remove", entry).await?)
+            entry.permissions = current.permissions.clone();
+            Some(change_policies(session, answer, &found, "remove", entry).await?)
         }
         KeyvaultCommand::Key { command } => run_key(command, session).await?,
     })
@@ -649,25 +667,18 @@ async fn run_key(command: KeyCommand, session: &Session) -> Result<Option<Value>
             attributes,
             disabled,
         } => {
-            let mut body = attribute_body(&attributes, disabled.map(|d| !d))?;
-            body.insert("kty".into(), json!(kty));
-            if let Some(size) = size {
-                body.insert("key_size".into(), json!(size));
-            }
-            if let Some(curve) = curve {
-                body.insert("crv".into(), json!(curve));
-            }
+            let update = attribute_body(&attributes, disabled.map(|d| !d))?;
+            let body = wire_body(&KeyCreateParameters {
+                kty: Some(kty),
+                key_size: size,
+                crv: curve,
+                key_ops: update.key_ops,
+                attributes: update.attributes,
+                tags: update.tags,
+                ..KeyCreateParameters::default()
+            })?;
             let path = format!("keys/{}/create", key_name(&key.name)?);
-            Some(
-                vault_call(
-                    session,
-                    Method::POST,
-                    &key.vault_name,
-                    &path,
-                    Some(&Value::Object(body)),
-                )
-                .await?,
-            )
+            Some(vault_call(session, Method::POST, &key.vault_name, &path, Some(&body)).await?)
         }
         KeyCommand::Show { key, version } => {
             let path = versioned(&key.name, version.as_deref())?;
@@ -686,7 +697,7 @@ async fn run_key(command: KeyCommand, session: &Session) -> Result<Option<Value>
             enabled,
             attributes,
         } => {
-            let body = Value::Object(attribute_body(&attributes, enabled)?);
+            let body = wire_body(&attribute_body(&attributes, enabled)?)?;
             let path = versioned(&key.name, version.as_deref())?;
             Some(vault_call(session, Method::PATCH, &key.vault_name, &path, Some(&body)).await?)
         }
@@ -847,23 +858,26 @@ fn deleted_vaults_path(session: &Session) -> String {
 }
 
 /// `.../locations/{location}/deletedVaults/{name}` of a deleted vault, without the api-version.
-fn deleted_vault_base(session: &Session, deleted: &Value) -> Result<String, CliError> {
-    let location = deleted["properties"]["location"].as_str().unwrap_or_default();
-    let name = deleted["name"].as_str().unwrap_or_default();
+fn deleted_vault_base(session: &Session, deleted: &DeletedVault) -> Result<String, CliError> {
     Ok(format!(
         "{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
         session.subscription_path(),
-        segment("location", location)?,
-        vault_name(name)?
+        segment("location", &deleted.properties.location)?,
+        vault_name(&deleted.name)?
     ))
 }
 
 /// The management path (with api-version) of a vault the server returned.
-fn resource_path(vault: &Value) -> Result<String, CliError> {
-    let id = vault["id"]
-        .as_str()
-        .ok_or_else(|| CliError::Local("the server sent a vault without an id".into()))?;
-    Ok(format!("{id}?{}", api::KEYVAULT))
+fn resource_path(vault: &Vault) -> String {
+    format!("{}?{}", vault.id, api::KEYVAULT)
+}
+
+/// The sku of a vault: family `A`, the one Key Vault has.
+fn vault_sku(name: String) -> Sku {
+    Sku {
+        family: Some(Sku::FAMILY.into()),
+        name,
+    }
 }
 
 /// The resource group named in a resource id.
@@ -877,14 +891,29 @@ fn group_of_id(id: &str) -> Option<&str> {
     None
 }
 
-/// Adds `resourceGroup`, as az shows it on every resource.
-fn with_resource_group(mut vault: Value) -> Value {
-    if let Some(group) = vault["id"].as_str().and_then(group_of_id).map(str::to_owned)
-        && let Value::Object(map) = &mut vault
+/// Adds `resourceGroup`, as az shows it on every resource, to a vault as the server sent it.
+fn with_resource_group(mut answer: Value, vault: &Vault) -> Value {
+    if let Some(group) = group_of_id(&vault.id)
+        && let Value::Object(map) = &mut answer
     {
-        map.insert("resourceGroup".into(), Value::String(group));
+        map.insert("resourceGroup".into(), Value::String(group.to_owned()));
     }
-    vault
+    answer
+}
+
+/// The first vault of a list, as the server sent it and read, whose name is `name` in any case.
+fn find_named<T: DeserializeOwned>(
+    listed: Value,
+    name: &str,
+    name_of: impl Fn(&T) -> &str,
+) -> Result<Option<(Value, T)>, CliError> {
+    for answer in read_answer::<Vec<Value>>(listed)? {
+        let typed: T = read(&answer)?;
+        if name_of(&typed).eq_ignore_ascii_case(name) {
+            return Ok(Some((answer, typed)));
+        }
+    }
+    Ok(None)
 }
 
 fn not_found(message: String) -> CliError {
@@ -896,11 +925,14 @@ fn not_found(message: String) -> CliError {
 }
 
 /// A vault by name: in the group given, else in the login's group, else wherever it is in the subscription.
-async fn find_vault(session: &Session, args: &VaultArgs) -> Result<Value, CliError> {
+/// The answer as the server sent it, and read.
+async fn find_vault(session: &Session, args: &VaultArgs) -> Result<(Value, Vault), CliError> {
     let name = vault_name(&args.name)?;
     if let Some(group) = &args.resource_group {
         let path = vault_path(session, segment("resource group", group)?, name);
-        return session.arm(Method::GET, &path, None).await;
+        let answer = session.arm(Method::GET, &path, None).await?;
+        let vault = read(&answer)?;
+        return Ok((answer, vault));
     }
     let mut first_error = None;
     if let Some(group) = &session.profile.resource_group {
@@ -912,20 +944,16 @@ async fn find_vault(session: &Session, args: &VaultArgs) -> Result<Value, CliErr
             )
             .await
         {
-            Ok(vault) => return Ok(vault),
+            Ok(answer) => {
+                let vault = read(&answer)?;
+                return Ok((answer, vault));
+            }
             Err(error @ CliError::Server { status: 404, .. }) => first_error = Some(error),
             Err(other) => return Err(other),
         }
     }
     let listed = list_all(session, &subscription_vaults_path(session)).await?;
-    let found = listed
-        .as_array()
-        .and_then(|vaults| {
-            vaults
-                .iter()
-                .find(|v| v["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
-        })
-        .cloned();
+    let found = find_named(listed, name, |v: &Vault| &v.name)?;
     found.ok_or_else(|| {
         first_error.unwrap_or_else(|| {
             not_found(format!(
@@ -936,8 +964,12 @@ async fn find_vault(session: &Session, args: &VaultArgs) -> Result<Value, CliErr
     })
 }
 
-/// A deleted vault by name, at the location given or wherever it is.
-async fn find_deleted_vault(session: &Session, name: &str, location: Option<&str>) -> Result<Value, CliError> {
+/// A deleted vault by name, at the location given or wherever it is: as the server sent it, and read.
+async fn find_deleted_vault(
+    session: &Session,
+    name: &str,
+    location: Option<&str>,
+) -> Result<(Value, DeletedVault), CliError> {
     let name = vault_name(name)?;
     if let Some(location) = location {
         // az takes "West US 2" for westus2.
@@ -952,33 +984,25 @@ async fn find_deleted_vault(session: &Session, name: &str, location: Option<&str
             segment("location", &location)?,
             api::KEYVAULT
         );
-        return session.arm(Method::GET, &path, None).await;
+        let answer = session.arm(Method::GET, &path, None).await?;
+        let deleted = read(&answer)?;
+        return Ok((answer, deleted));
     }
     let listed = list_all(session, &deleted_vaults_path(session)).await?;
-    listed
-        .as_array()
-        .and_then(|vaults| {
-            vaults
-                .iter()
-                .find(|v| v["name"].as_str().is_some_and(|n| n.eq_ignore_ascii_case(name)))
-        })
-        .cloned()
-        .ok_or_else(|| {
-            not_found(format!(
-                "No deleted vault named '{name}' exists in subscription '{}'.",
-                session.profile.subscription_id
-            ))
-        })
+    find_named(listed, name, |v: &DeletedVault| &v.name)?.ok_or_else(|| {
+        not_found(format!(
+            "No deleted vault named '{name}' exists in subscription '{}'.",
+            session.profile.subscription_id
+        ))
+    })
 }
 
 /// The object id of the logged-in principal: the `oid` claim of its management token.
 /// The RBAC counterpart of the access policy a new vault's creator gets: the role Key Vault Crypto Officer on
 /// the vault.
-async fn grant_crypto_officer(session: &Session, vault: &Value) -> Result<(), CliError> {
+async fn grant_crypto_officer(session: &Session, vault: &Vault) -> Result<(), CliError> {
     const KEY_VAULT_CRYPTO_OFFICER: &str = "14b46e9e-c2b7-41b4-b07b-48a6ebf60603";
-    let id = vault["id"]
-        .as_str()
-        .ok_or_else(|| CliError::Local("the new vault has no id".into()))?;
+    let id = &vault.id;
     let subscription = session.subscription_path();
     let name = cmk_crypto::random::random_uuid().map_err(|e| CliError::local("making an assignment name", e))?;
     let body = json!({ "properties": {
@@ -1011,34 +1035,55 @@ pub(crate) async fn signed_in_object_id(session: &Session) -> Result<String, Cli
 }
 
 /// The access policy entry of a principal on a vault, without permissions.
-fn policy_entry(vault: &Value, principal: &PrincipalArgs) -> Value {
-    let mut entry = json!({
-        "tenantId": vault["properties"]["tenantId"],
-        "objectId": principal.object_id,
-    });
-    if let Some(application) = &principal.application_id {
-        entry["applicationId"] = json!(application);
-    }
-    entry
+fn policy_entry(vault: &Vault, principal: &PrincipalArgs) -> Result<AccessPolicyEntry, CliError> {
+    let tenant_id = vault
+        .properties
+        .tenant_id
+        .clone()
+        .ok_or_else(|| CliError::Local("the server sent a vault without a tenantId".into()))?;
+    Ok(AccessPolicyEntry {
+        tenant_id,
+        object_id: principal.object_id.clone(),
+        application_id: principal.application_id.clone(),
+        permissions: Permissions::default(),
+    })
 }
 
-fn same_principal(a: &Value, b: &Value) -> bool {
-    let text = |v: &Value, field: &str| v[field].as_str().map(str::to_ascii_lowercase);
-    text(a, "tenantId") == text(b, "tenantId")
-        && text(a, "objectId") == text(b, "objectId")
-        && text(a, "applicationId") == text(b, "applicationId")
+fn same_principal(a: &AccessPolicyEntry, b: &AccessPolicyEntry) -> bool {
+    let lower = |id: Option<&str>| id.map(str::to_ascii_lowercase);
+    a.tenant_id.eq_ignore_ascii_case(&b.tenant_id)
+        && a.object_id.eq_ignore_ascii_case(&b.object_id)
+        && lower(a.application_id.as_deref()) == lower(b.application_id.as_deref())
 }
 
 /// `accessPolicies/{kind}` with one entry; answers the vault with its new access policies, as az does.
-async fn change_policies(session: &Session, mut vault: Value, kind: &str, entry: Value) -> Result<Value, CliError> {
-    let id = vault["id"]
-        .as_str()
-        .ok_or_else(|| CliError::Local("the server sent a vault without an id".into()))?;
-    let path = format!("{id}/accessPolicies/{kind}?{}", api::KEYVAULT);
-    let body = json!({ "properties": { "accessPolicies": [entry] } });
-    let answer = session.arm(Method::PUT, &path, Some(&body)).await?;
-    vault["properties"]["accessPolicies"] = answer["properties"]["accessPolicies"].clone();
-    Ok(with_resource_group(vault))
+async fn change_policies(
+    session: &Session,
+    mut answer: Value,
+    vault: &Vault,
+    kind: &str,
+    entry: AccessPolicyEntry,
+) -> Result<Value, CliError> {
+    let path = format!("{}/accessPolicies/{kind}?{}", vault.id, api::KEYVAULT);
+    let body = wire_body(&VaultAccessPolicyParameters {
+        id: None,
+        name: None,
+        kind: None,
+        location: None,
+        properties: VaultAccessPolicyProperties {
+            access_policies: vec![entry],
+        },
+    })?;
+    let mut changed = session.arm(Method::PUT, &path, Some(&body)).await?;
+    // The answer is read to check its shape; its policies are printed as the server sent them.
+    read::<VaultAccessPolicyParameters>(&changed)?;
+    if let (Some(Value::Object(properties)), Some(Value::Object(changed))) =
+        (answer.get_mut("properties"), changed.get_mut("properties"))
+        && let Some(policies) = changed.remove("accessPolicies")
+    {
+        properties.insert("accessPolicies".into(), policies);
+    }
+    Ok(with_resource_group(answer, vault))
 }
 
 /// The spellings of `valid` for the names given in any case.
@@ -1099,7 +1144,7 @@ async fn list_vault(
     loop {
         for mut item in std::mem::take(&mut page.value) {
             // Items stay JSON so that every field the server sent is printed; only `kid` is read.
-            let kid = item.get("kid").and_then(Value::as_str).unwrap_or_default().to_owned();
+            let kid = read::<KeyItem>(&item)?.kid;
             let mut parts = kid
                 .split_once("/keys/")
                 .map(|(_, rest)| rest)
@@ -1123,29 +1168,28 @@ async fn list_vault(
     Ok(Value::Array(items))
 }
 
-/// The body of a key create or update: `key_ops`, `attributes` and `tags`, as given.
-fn attribute_body(args: &AttributeArgs, enabled: Option<bool>) -> Result<Map<String, Value>, CliError> {
-    let mut body = Map::new();
-    if let Some(ops) = &args.ops {
-        body.insert("key_ops".into(), json!(canonical(ops, &KEY_OPS)));
-    }
-    let mut attributes = Map::new();
-    if let Some(enabled) = enabled {
-        attributes.insert("enabled".into(), json!(enabled));
-    }
-    if let Some(expires) = &args.expires {
-        attributes.insert("exp".into(), json!(parse_time("--expires", expires)?));
-    }
-    if let Some(not_before) = &args.not_before {
-        attributes.insert("nbf".into(), json!(parse_time("--not-before", not_before)?));
-    }
-    if !attributes.is_empty() {
-        body.insert("attributes".into(), Value::Object(attributes));
-    }
-    if let Some(tags) = &args.tags {
-        body.insert("tags".into(), json!(parse_tags(tags)?));
-    }
-    Ok(body)
+/// The body of a key update, and the same fields of a create: `key_ops`, `attributes` and `tags`, as given.
+fn attribute_body(args: &AttributeArgs, enabled: Option<bool>) -> Result<KeyUpdateParameters, CliError> {
+    let attributes = KeyAttributes {
+        enabled,
+        exp: args
+            .expires
+            .as_deref()
+            .map(|t| parse_time("--expires", t))
+            .transpose()?,
+        nbf: args
+            .not_before
+            .as_deref()
+            .map(|t| parse_time("--not-before", t))
+            .transpose()?,
+        ..KeyAttributes::default()
+    };
+    Ok(KeyUpdateParameters {
+        key_ops: args.ops.as_ref().map(|ops| canonical(ops, &KEY_OPS)),
+        attributes: (attributes != KeyAttributes::default()).then_some(attributes),
+        tags: args.tags.as_deref().map(parse_tags).transpose()?,
+        release_policy: None,
+    })
 }
 
 /// Standard base64 (padding optional; base64url taken too), as az takes binary values.
@@ -1170,6 +1214,12 @@ fn wire_body(body: &impl Serialize) -> Result<Value, CliError> {
 /// An answer read as its Key Vault type; the error names what was wrong, never a value.
 fn read_answer<T: DeserializeOwned>(answer: Value) -> Result<T, CliError> {
     serde_json::from_value(answer)
+        .map_err(|e| CliError::Local(format!("the server's answer is not the expected Key Vault shape: {e}")))
+}
+
+/// [`read_answer`] of an answer that is printed as the server sent it: the type only reads it.
+fn read<T: DeserializeOwned>(answer: &Value) -> Result<T, CliError> {
+    T::deserialize(answer)
         .map_err(|e| CliError::Local(format!("the server's answer is not the expected Key Vault shape: {e}")))
 }
 
