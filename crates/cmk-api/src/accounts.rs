@@ -242,15 +242,10 @@ pub struct ReencryptionStatus {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
-
-    fn round_trip<T: Serialize + serde::de::DeserializeOwned>(wire: &Value) -> T {
-        let typed: T = serde_json::from_value(wire.clone()).unwrap();
-        assert_eq!(&serde_json::to_value(&typed).unwrap(), wire);
-        typed
-    }
+    use crate::tests::round_trip;
 
     #[test]
     fn a_customer_key_account_round_trips() {

@@ -102,15 +102,10 @@ pub mod seconds_text {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use serde_json::{Value, json};
+    use serde_json::json;
 
     use super::*;
-
-    fn round_trip<T: Serialize + serde::de::DeserializeOwned>(wire: &Value) -> T {
-        let typed: T = serde_json::from_value(wire.clone()).unwrap();
-        assert_eq!(&serde_json::to_value(&typed).unwrap(), wire);
-        typed
-    }
+    use crate::tests::round_trip;
 
     #[test]
     fn an_app_service_token_writes_expires_on_as_text() {

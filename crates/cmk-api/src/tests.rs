@@ -8,7 +8,8 @@ use crate::base64url::{Base64UrlError, decode_strict, refusal};
 use crate::keys::*;
 use crate::{Base64Url, ErrorResponse, SecretBase64Url, TokenResponse};
 
-fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(wire: &Value) -> T {
+/// Reads `wire` into `T` and writes it back: the typed value must say exactly what the wire said.
+pub(crate) fn round_trip<T: serde::Serialize + serde::de::DeserializeOwned>(wire: &Value) -> T {
     let typed: T = serde_json::from_value(wire.clone()).unwrap();
     assert_eq!(&serde_json::to_value(&typed).unwrap(), wire);
     typed
