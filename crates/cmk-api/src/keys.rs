@@ -323,3 +323,52 @@ pub struct RandomBytes {
     #[serde(deserialize_with = "fields::value::required")]
     pub value: Base64Url,
 }
+
+/// A key's rotation policy (`/keys/{name}/rotationpolicy`), read from a client and answered back. The same type
+/// serves both: a client's `id` and times are ignored by the server, and an answer leaves out what is not set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRotationPolicy {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub lifetime_actions: Vec<LifetimeAction>,
+    /// Always written, `{}` when nothing is set.
+    #[serde(default)]
+    pub attributes: KeyRotationPolicyAttributes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifetimeAction {
+    pub trigger: LifetimeActionTrigger,
+    pub action: LifetimeActionType,
+}
+
+/// When an action runs: one of the two durations (ISO 8601, `P90D`), never both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct LifetimeActionTrigger {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_after_create: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time_before_expiry: Option<String>,
+}
+
+/// `Rotate` or `Notify`; clients differ in case, so the text is kept and the server decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifetimeActionType {
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KeyRotationPolicyAttributes {
+    /// How long a new version lives (ISO 8601 duration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_time: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated: Option<i64>,
+}

@@ -209,3 +209,25 @@ fn error_bodies_read_with_or_without_inner_errors() {
     let body: ErrorResponse = serde_json::from_value(json!({})).unwrap();
     assert_eq!(body.error.code, "");
 }
+
+#[test]
+fn a_rotation_policy_round_trips_and_a_request_may_send_nulls() {
+    let answer = json!({
+        "id": "https://kv.vault.localhost:8443/keys/cmk/rotationpolicy",
+        "lifetimeActions": [
+            {"trigger": {"timeAfterCreate": "P90D"}, "action": {"type": "Rotate"}},
+            {"trigger": {"timeBeforeExpiry": "P30D"}, "action": {"type": "Notify"}}
+        ],
+        "attributes": {"expiryTime": "P2Y", "created": 1700000000, "updated": 1700000001}
+    });
+    round_trip::<crate::keys::KeyRotationPolicy>(&answer);
+    let request: crate::keys::KeyRotationPolicy = serde_json::from_value(json!({
+        "lifetimeActions": [{"trigger": {"timeAfterCreate": "P90D", "timeBeforeExpiry": null}, "action": {"type": "rotate"}}]
+    }))
+    .unwrap();
+    assert_eq!(request.lifetime_actions[0].trigger.time_before_expiry, None);
+    assert_eq!(
+        serde_json::to_value(crate::keys::KeyRotationPolicy::default()).unwrap(),
+        json!({"lifetimeActions": [], "attributes": {}})
+    );
+}

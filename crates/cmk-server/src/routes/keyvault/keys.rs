@@ -23,9 +23,8 @@ use cmk_vault::keys::{
     KeyUpdate, KeyView, Page,
 };
 use cmk_vault::rotation::{LifetimeAction, LifetimeActionType, PolicyDuration, RotationPolicy, Trigger};
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::VaultCaller;
 use crate::AppState;
@@ -503,40 +502,7 @@ async fn restore_key(
     Ok(Json(key_bundle(&base, &view)))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct TriggerBody {
-    time_after_create: Option<String>,
-    time_before_expiry: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ActionBody {
-    #[serde(rename = "type")]
-    kind: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct LifetimeActionBody {
-    trigger: TriggerBody,
-    action: ActionBody,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct PolicyAttributesBody {
-    expiry_time: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RotationPolicyBody {
-    #[serde(default)]
-    lifetime_actions: Vec<LifetimeActionBody>,
-    attributes: Option<PolicyAttributesBody>,
-}
-
-fn policy_from_body(body: RotationPolicyBody) -> Result<RotationPolicy, ApiError> {
+fn policy_from_body(body: wire::KeyRotationPolicy) -> Result<RotationPolicy, ApiError> {
     let mut actions = Vec::new();
     for action in body.lifetime_actions {
         let kind = match action.action.kind.to_ascii_lowercase().as_str() {
@@ -561,7 +527,7 @@ fn policy_from_body(body: RotationPolicyBody) -> Result<RotationPolicy, ApiError
     }
     let expiry_time = body
         .attributes
-        .and_then(|a| a.expiry_time)
+        .expiry_time
         .map(|e| PolicyDuration::parse(&e))
         .transpose()?;
     Ok(RotationPolicy {
@@ -572,53 +538,60 @@ fn policy_from_body(body: RotationPolicyBody) -> Result<RotationPolicy, ApiError
     })
 }
 
-fn policy_json(base: &str, name: &str, policy: &RotationPolicy) -> Value {
-    let actions: Vec<Value> = policy
+fn policy_answer(base: &str, name: &str, policy: &RotationPolicy) -> wire::KeyRotationPolicy {
+    let lifetime_actions = policy
         .lifetime_actions
         .iter()
         .map(|a| {
             let trigger = match &a.trigger {
-                Trigger::TimeAfterCreate(d) => json!({ "timeAfterCreate": d.text }),
-                Trigger::TimeBeforeExpiry(d) => json!({ "timeBeforeExpiry": d.text }),
+                Trigger::TimeAfterCreate(d) => wire::LifetimeActionTrigger {
+                    time_after_create: Some(d.text.clone()),
+                    time_before_expiry: None,
+                },
+                Trigger::TimeBeforeExpiry(d) => wire::LifetimeActionTrigger {
+                    time_after_create: None,
+                    time_before_expiry: Some(d.text.clone()),
+                },
             };
             let kind = match a.action {
                 LifetimeActionType::Rotate => "Rotate",
                 LifetimeActionType::Notify => "Notify",
             };
-            json!({ "trigger": trigger, "action": { "type": kind } })
+            wire::LifetimeAction {
+                trigger,
+                action: wire::LifetimeActionType { kind: kind.into() },
+            }
         })
         .collect();
-    let mut attributes = json!({});
-    if let Some(expiry) = &policy.expiry_time {
-        attributes["expiryTime"] = json!(expiry.text);
+    wire::KeyRotationPolicy {
+        id: Some(format!("{base}/keys/{name}/rotationpolicy")),
+        lifetime_actions,
+        attributes: wire::KeyRotationPolicyAttributes {
+            expiry_time: policy.expiry_time.as_ref().map(|e| e.text.clone()),
+            created: policy.created.map(|t| t.unix_seconds()),
+            updated: policy.updated.map(|t| t.unix_seconds()),
+        },
     }
-    if let Some(created) = policy.created {
-        attributes["created"] = json!(created.unix_seconds());
-    }
-    if let Some(updated) = policy.updated {
-        attributes["updated"] = json!(updated.unix_seconds());
-    }
-    json!({ "id": format!("{base}/keys/{name}/rotationpolicy"), "lifetimeActions": actions, "attributes": attributes })
 }
 
 async fn get_rotation_policy(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<wire::KeyRotationPolicy>, ApiError> {
     let (access, base) = caller
         .authorize(&state, KeyAction::GetRotationPolicy, Some(&name))
         .await?;
     let policy = state.vaults.get_rotation_policy(&access, &name).await?;
-    Ok(Json(policy_json(&base, &name, &policy)))
+    Ok(Json(policy_answer(&base, &name, &policy)))
 }
 
 async fn set_rotation_policy(
     State(state): State<AppState>,
     caller: VaultCaller,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<RotationPolicyBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<wire::KeyRotationPolicy>,
+) -> Result<Json<wire::KeyRotationPolicy>, ApiError> {
     let (access, base) = caller
         .authorize(&state, KeyAction::SetRotationPolicy, Some(&name))
         .await?;
@@ -626,7 +599,7 @@ async fn set_rotation_policy(
         .vaults
         .set_rotation_policy(&access, &name, policy_from_body(body)?)
         .await?;
-    Ok(Json(policy_json(&base, &name, &policy)))
+    Ok(Json(policy_answer(&base, &name, &policy)))
 }
 
 /// `POST /rng`: random bytes from the vault's generator (aws-lc-rs), for any authenticated caller of the vault.
