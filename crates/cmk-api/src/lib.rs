@@ -6,6 +6,7 @@
 //! - [`keys`]: Key Vault keys (data plane): JWKs, bundles, items, lists, request and result bodies.
 //! - [`error`]: the `{"error": {...}}` body of ARM and Key Vault.
 //! - [`token`]: the OAuth token answer of the directory.
+//! - [`admin`]: the deployment's admin API (cmk's own, not Azure's).
 //! - [`arm`]: what every ARM resource and list shares.
 //! - [`resources`]: subscriptions, tenants and resource groups.
 //! - [`identity`]: the managed identity endpoints' token answers.
@@ -14,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod accounts;
+pub mod admin;
 pub mod arm;
 pub mod base64url;
 pub mod error;
