@@ -9,12 +9,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use cmk_api::admin::{
+    AddOwnerRequest, AdminServicePrincipal, AdminServicePrincipalList, AdminSubscription, AdminTenant, AdminTenantList,
+    AdvanceClockRequest, AuditCaller, AuditRecord, AuditRecordList, ClientSecretInfo, Clock,
+    ConfigureCustomerManagedKeyRequest, CreateServicePrincipalRequest, CreateSubscriptionRequest, CreateTenantRequest,
+    CreatedServicePrincipal, DeletedServicePrincipal, ManagedIdentityEndpoint, MoveSubscriptionRequest,
+    OwnerAssignment, ResetSecretRequest, ResetSecretResult,
+};
+use cmk_crypto::SecretString;
 use cmk_directory::DirectoryError;
 use cmk_directory::authorization::Scope;
 use cmk_directory::model::TenantId;
 use cmk_directory::principals::Operator;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::ManagementCaller;
@@ -62,53 +68,48 @@ fn tenant_id(text: &str) -> Result<TenantId, ApiError> {
     TenantId::parse(text).ok_or_else(|| DirectoryError::InvalidTenantId(text.to_owned()).into())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DisplayNameBody {
-    display_name: String,
+fn tenant_answer(tenant: cmk_directory::model::Tenant) -> AdminTenant {
+    AdminTenant {
+        tenant_id: tenant.id.to_string(),
+        display_name: tenant.display_name,
+        default_domain: tenant.default_domain,
+    }
+}
+
+fn subscription_answer(subscription: cmk_directory::model::Subscription) -> AdminSubscription {
+    AdminSubscription {
+        subscription_id: subscription.id.to_string(),
+        tenant_id: subscription.tenant_id.to_string(),
+        display_name: subscription.display_name,
+    }
 }
 
 async fn create_tenant(
     State(state): State<AppState>,
     caller: ManagementCaller,
-    JsonBody(body): JsonBody<DisplayNameBody>,
+    JsonBody(body): JsonBody<CreateTenantRequest>,
 ) -> Result<Response, ApiError> {
     let operator = operator(&state, &caller).await?;
     let tenant = state.directory.create_tenant(&operator, &body.display_name).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "tenantId": tenant.id.to_string(),
-            "displayName": tenant.display_name,
-            "defaultDomain": tenant.default_domain,
-        })),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(tenant_answer(tenant))).into_response())
 }
 
-async fn list_tenants(State(state): State<AppState>, caller: ManagementCaller) -> Result<Json<Value>, ApiError> {
+async fn list_tenants(
+    State(state): State<AppState>,
+    caller: ManagementCaller,
+) -> Result<Json<AdminTenantList>, ApiError> {
     let operator = operator(&state, &caller).await?;
     let mut value = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let (tenants, next) = state.directory.list_tenants(&operator, cursor.as_deref(), 500).await?;
-        value.extend(tenants.into_iter().map(|t| {
-            json!({ "tenantId": t.id.to_string(), "displayName": t.display_name, "defaultDomain": t.default_domain })
-        }));
+        value.extend(tenants.into_iter().map(tenant_answer));
         match next {
             Some(next) => cursor = Some(next),
             None => break,
         }
     }
-    Ok(Json(json!({ "value": value })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SubscriptionBody {
-    display_name: String,
-    /// The object id of a principal of the tenant, made Owner of the new subscription.
-    owner_object_id: Option<String>,
+    Ok(Json(AdminTenantList::last(value)))
 }
 
 fn object_id(field: &str, text: &str) -> Result<cmk_directory::model::ObjectId, ApiError> {
@@ -125,7 +126,7 @@ async fn create_subscription(
     State(state): State<AppState>,
     caller: ManagementCaller,
     Path(tenant): Path<String>,
-    JsonBody(body): JsonBody<SubscriptionBody>,
+    JsonBody(body): JsonBody<CreateSubscriptionRequest>,
 ) -> Result<Response, ApiError> {
     let operator = operator(&state, &caller).await?;
     let owner = body
@@ -137,30 +138,14 @@ async fn create_subscription(
         .directory
         .create_subscription(&operator, &tenant_id(&tenant)?, &body.display_name, owner)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({
-            "subscriptionId": subscription.id.to_string(),
-            "tenantId": subscription.tenant_id.to_string(),
-            "displayName": subscription.display_name,
-        })),
-    )
-        .into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ServicePrincipalBody {
-    display_name: String,
-    #[serde(default)]
-    operator: bool,
+    Ok((StatusCode::CREATED, Json(subscription_answer(subscription))).into_response())
 }
 
 async fn create_service_principal(
     State(state): State<AppState>,
     caller: ManagementCaller,
     Path(tenant): Path<String>,
-    JsonBody(body): JsonBody<ServicePrincipalBody>,
+    JsonBody(body): JsonBody<CreateServicePrincipalRequest>,
 ) -> Result<Response, ApiError> {
     let operator = operator(&state, &caller).await?;
     let (principal, secret) = state
@@ -169,34 +154,38 @@ async fn create_service_principal(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "tenantId": principal.tenant_id.to_string(),
-            "clientId": principal.client_id.to_string(),
-            "objectId": principal.object_id.to_string(),
-            "displayName": principal.display_name,
-            "operator": principal.operator,
+        Json(CreatedServicePrincipal {
+            tenant_id: principal.tenant_id.to_string(),
+            client_id: principal.client_id.to_string(),
+            object_id: principal.object_id.to_string(),
+            display_name: principal.display_name,
+            operator: principal.operator,
             // Shown once; only a salted hash is stored.
-            "clientSecret": secret.expose(),
-        })),
+            client_secret: secret,
+        }),
     )
         .into_response())
 }
 
 /// A principal as the admin API shows it: never a secret, only each secret's id, first characters and age.
-fn principal_json(principal: &cmk_directory::model::ServicePrincipal) -> Value {
-    json!({
-        "tenantId": principal.tenant_id.to_string(),
-        "clientId": principal.client_id.to_string(),
-        "objectId": principal.object_id.to_string(),
-        "displayName": principal.display_name,
-        "operator": principal.operator,
-        "createdOn": principal.created.to_rfc3339(),
-        "secrets": principal.secrets.iter().map(|s| json!({
-            "id": s.id.to_string(),
-            "hint": s.hint,
-            "createdOn": s.created.to_rfc3339(),
-        })).collect::<Vec<_>>(),
-    })
+fn principal_answer(principal: &cmk_directory::model::ServicePrincipal) -> AdminServicePrincipal {
+    AdminServicePrincipal {
+        tenant_id: principal.tenant_id.to_string(),
+        client_id: principal.client_id.to_string(),
+        object_id: principal.object_id.to_string(),
+        display_name: principal.display_name.clone(),
+        operator: principal.operator,
+        created_on: principal.created.to_rfc3339(),
+        secrets: principal
+            .secrets
+            .iter()
+            .map(|s| ClientSecretInfo {
+                id: s.id.to_string(),
+                hint: s.hint.clone(),
+                created_on: s.created.to_rfc3339(),
+            })
+            .collect(),
+    }
 }
 
 fn client_id(tenant: &TenantId, client: &str) -> Result<cmk_directory::model::ClientId, ApiError> {
@@ -213,23 +202,15 @@ async fn list_service_principals(
     State(state): State<AppState>,
     caller: ManagementCaller,
     Path(tenant): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AdminServicePrincipalList>, ApiError> {
     let operator = operator(&state, &caller).await?;
     let principals = state
         .directory
         .list_service_principals(&operator, &tenant_id(&tenant)?)
         .await?;
-    Ok(Json(
-        json!({ "value": principals.iter().map(principal_json).collect::<Vec<_>>() }),
-    ))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ResetSecretBody {
-    /// Keep the principal's other secrets (the new one is added), as `az ad sp credential reset --append`.
-    #[serde(default)]
-    append: bool,
+    Ok(Json(AdminServicePrincipalList::last(
+        principals.iter().map(principal_answer).collect(),
+    )))
 }
 
 /// Gives a principal a new client secret, shown in this answer only; by default its other secrets stop working.
@@ -237,8 +218,8 @@ async fn reset_secret(
     State(state): State<AppState>,
     caller: ManagementCaller,
     Path((tenant, client)): Path<(String, String)>,
-    OptionalJsonBody(body): OptionalJsonBody<ResetSecretBody>,
-) -> Result<Json<Value>, ApiError> {
+    OptionalJsonBody(body): OptionalJsonBody<ResetSecretRequest>,
+) -> Result<Json<ResetSecretResult>, ApiError> {
     let operator = operator(&state, &caller).await?;
     let tenant = tenant_id(&tenant)?;
     let client = client_id(&tenant, &client)?;
@@ -247,9 +228,10 @@ async fn reset_secret(
         .directory
         .reset_client_secret(&operator, &tenant, &client, keep_old)
         .await?;
-    let mut value = principal_json(&principal);
-    value["clientSecret"] = json!(secret.expose());
-    Ok(Json(value))
+    Ok(Json(ResetSecretResult {
+        principal: principal_answer(&principal),
+        client_secret: secret,
+    }))
 }
 
 /// Deletes a service principal and its role assignments; its tokens stop working at once.
@@ -257,7 +239,7 @@ async fn delete_service_principal(
     State(state): State<AppState>,
     caller: ManagementCaller,
     Path((tenant, client)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeletedServicePrincipal>, ApiError> {
     let operator = operator(&state, &caller).await?;
     let tenant = tenant_id(&tenant)?;
     let client_id = client_id(&tenant, &client)?;
@@ -265,18 +247,12 @@ async fn delete_service_principal(
         .directory
         .delete_service_principal(&operator, &tenant, &client_id)
         .await?;
-    Ok(Json(json!({
-        "tenantId": deleted.tenant_id.to_string(),
-        "clientId": deleted.client_id.to_string(),
-        "objectId": deleted.object_id.to_string(),
-        "displayName": deleted.display_name,
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct OwnerBody {
-    principal_id: String,
+    Ok(Json(DeletedServicePrincipal {
+        tenant_id: deleted.tenant_id.to_string(),
+        client_id: deleted.client_id.to_string(),
+        object_id: deleted.object_id.to_string(),
+        display_name: deleted.display_name,
+    }))
 }
 
 /// Makes a principal Owner of a subscription: how an operator hands a subscription to its team, or gives it
@@ -285,7 +261,7 @@ async fn add_owner(
     State(state): State<AppState>,
     caller: ManagementCaller,
     Path(subscription): Path<String>,
-    JsonBody(body): JsonBody<OwnerBody>,
+    JsonBody(body): JsonBody<AddOwnerRequest>,
 ) -> Result<Response, ApiError> {
     let operator = operator(&state, &caller).await?;
     let id = cmk_directory::model::SubscriptionId::parse(&subscription)
@@ -296,19 +272,26 @@ async fn add_owner(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({
-            "id": format!("{}/providers/Microsoft.Authorization/roleAssignments/{}", assignment.scope, assignment.name),
-            "name": assignment.name.to_string(),
-            "principalId": assignment.principal_id.to_string(),
-            "scope": assignment.scope.to_string(),
-        })),
+        Json(OwnerAssignment {
+            id: format!(
+                "{}/providers/Microsoft.Authorization/roleAssignments/{}",
+                assignment.scope, assignment.name
+            ),
+            name: assignment.name.to_string(),
+            principal_id: assignment.principal_id.to_string(),
+            scope: assignment.scope.to_string(),
+        }),
     )
         .into_response())
 }
 
-fn clock_json(clock: &crate::dev::DevClock) -> Json<Value> {
+fn clock_json(clock: &crate::dev::DevClock) -> Json<Clock> {
     let now = clock.now();
-    Json(json!({ "now": now.to_rfc3339(), "nowUnix": now.unix_seconds(), "offsetSeconds": clock.offset_seconds() }))
+    Json(Clock {
+        now: now.to_rfc3339(),
+        now_unix: now.unix_seconds(),
+        offset_seconds: clock.offset_seconds(),
+    })
 }
 
 fn dev_clock(state: &AppState) -> Result<&crate::dev::DevClock, ApiError> {
@@ -321,23 +304,17 @@ fn dev_clock(state: &AppState) -> Result<&crate::dev::DevClock, ApiError> {
     })
 }
 
-async fn read_clock(State(state): State<AppState>, caller: ManagementCaller) -> Result<Json<Value>, ApiError> {
+async fn read_clock(State(state): State<AppState>, caller: ManagementCaller) -> Result<Json<Clock>, ApiError> {
     operator(&state, &caller).await?;
     Ok(clock_json(dev_clock(&state)?))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct AdvanceBody {
-    seconds: i64,
 }
 
 /// Moves the development clock forward. Time never goes back: negative or zero shifts are refused.
 async fn advance_clock(
     State(state): State<AppState>,
     caller: ManagementCaller,
-    JsonBody(body): JsonBody<AdvanceBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<AdvanceClockRequest>,
+) -> Result<Json<Clock>, ApiError> {
     operator(&state, &caller).await?;
     let clock = dev_clock(&state)?;
     if body.seconds <= 0 {
@@ -383,7 +360,7 @@ async fn read_audit(
     State(state): State<AppState>,
     caller: ManagementCaller,
     axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AuditRecordList>, ApiError> {
     operator(&state, &caller).await?;
     let query = crate::routes::arm::query_map(&uri);
     let invalid = |message: String| ApiError::arm(StatusCode::BAD_REQUEST, "InvalidParameter", message);
@@ -405,36 +382,32 @@ async fn read_audit(
         },
     };
     let records = state.audit.query(vault, from, to, top).await.map_err(ApiError::from)?;
-    let value: Vec<Value> = records
-        .iter()
-        .map(|r| {
-            json!({
-                "time": r.time.to_rfc3339(),
-                "requestId": r.request_id,
-                "caller": r.caller,
-                "operation": r.operation,
-                "vault": r.vault,
-                "key": r.key,
-                "version": r.version,
-                "status": r.status,
-            })
+    let value = records
+        .into_iter()
+        .map(|r| AuditRecord {
+            time: r.time.to_rfc3339(),
+            request_id: r.request_id,
+            caller: r.caller.map(|c| AuditCaller {
+                tenant_id: c.tenant_id,
+                object_id: c.object_id,
+                client_id: c.client_id,
+            }),
+            operation: r.operation,
+            vault: r.vault,
+            key: r.key,
+            version: r.version,
+            status: r.status,
         })
         .collect();
-    Ok(Json(json!({ "value": value })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct MoveBody {
-    tenant_id: String,
+    Ok(Json(AuditRecordList::last(value)))
 }
 
 async fn move_subscription(
     State(state): State<AppState>,
     caller: ManagementCaller,
     Path(subscription): Path<String>,
-    JsonBody(body): JsonBody<MoveBody>,
-) -> Result<Json<Value>, ApiError> {
+    JsonBody(body): JsonBody<MoveSubscriptionRequest>,
+) -> Result<Json<AdminSubscription>, ApiError> {
     let operator = operator(&state, &caller).await?;
     let id = cmk_directory::model::SubscriptionId::parse(&subscription)
         .ok_or_else(|| DirectoryError::InvalidSubscriptionId(subscription.clone()))?;
@@ -442,11 +415,7 @@ async fn move_subscription(
     let moved = state.directory.move_subscription(&operator, &id, &tenant).await?;
     // S9: the accounts' identities stay behind; their keys become inaccessible now, not at the next poll.
     state.accounts.recheck_subscription(&id).await?;
-    Ok(Json(json!({
-        "subscriptionId": moved.id.to_string(),
-        "tenantId": moved.tenant_id.to_string(),
-        "displayName": moved.display_name,
-    })))
+    Ok(Json(subscription_answer(moved)))
 }
 
 /// `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.CognitiveServices/accounts/{name}`, any case.
@@ -476,7 +445,7 @@ async fn read_managed_identity(
     State(state): State<AppState>,
     caller: ManagementCaller,
     uri: axum::http::Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ManagedIdentityEndpoint>, ApiError> {
     let query = crate::routes::arm::query_map(&uri);
     let resource_id = query.get("resourceId").ok_or_else(|| {
         ApiError::arm(
@@ -510,25 +479,15 @@ async fn read_managed_identity(
         .directory
         .identity_endpoint_secret(&identity.tenant_id, &identity.client_id);
     let authority = state.urls.authority();
-    Ok(Json(json!({
-        "resourceId": account.resource_id(),
-        "principalId": identity.principal_id.to_string(),
-        "clientId": identity.client_id.to_string(),
-        "tenantId": identity.tenant_id.to_string(),
-        "identityEndpoint": format!("{authority}/msi/token"),
-        "identityHeader": secret,
-        "imdsAuthorityHost": format!("{authority}/msi/{secret}"),
-    })))
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ConfigureCmkBody {
-    account_id: String,
-    key_vault_uri: String,
-    key_name: String,
-    #[serde(default)]
-    key_version: Option<String>,
+    Ok(Json(ManagedIdentityEndpoint {
+        resource_id: account.resource_id(),
+        principal_id: identity.principal_id.to_string(),
+        client_id: identity.client_id.to_string(),
+        tenant_id: identity.tenant_id.to_string(),
+        identity_endpoint: format!("{authority}/msi/token"),
+        imds_authority_host: SecretString::new(format!("{authority}/msi/{secret}")),
+        identity_header: SecretString::new(secret),
+    }))
 }
 
 /// The scope of the account an admin call names.
@@ -545,7 +504,7 @@ fn account_scope(subscription: &str, resource_group: &str, name: &str) -> Result
 async fn configure_customer_managed_key(
     State(state): State<AppState>,
     caller: ManagementCaller,
-    JsonBody(body): JsonBody<ConfigureCmkBody>,
+    JsonBody(body): JsonBody<ConfigureCustomerManagedKeyRequest>,
 ) -> Result<Json<cmk_api::accounts::Account>, ApiError> {
     use cmk_account::accounts::{AccountPatch, EncryptionSpec, IdentityType};
     use cmk_account::model::CustomerKeySpec;

@@ -1,8 +1,16 @@
 //! `cmk admin ...`: the deployment's operators' calls (`/cmk/admin`).
 
 use clap::Subcommand;
+use cmk_api::admin::{
+    AddOwnerRequest, AdminServicePrincipal, AdminSubscription, AdminTenant, AdvanceClockRequest, AuditRecord, Clock,
+    CreateServicePrincipalRequest, CreateSubscriptionRequest, CreateTenantRequest, CreatedServicePrincipal,
+    DeletedServicePrincipal, ListResult, MoveSubscriptionRequest, OwnerAssignment, ResetSecretRequest,
+    ResetSecretResult,
+};
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::error::CliError;
 use super::session::Session;
@@ -143,23 +151,50 @@ pub enum ClockCommand {
     },
 }
 
-async fn admin(session: &Session, method: Method, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
-    session.arm(method, &format!("/cmk/admin{path}"), body).await
+/// Calls the admin API with a typed body, and checks that the answer has the shape `T`; the answer is given back
+/// as the server wrote it, to be printed so.
+async fn admin<T: DeserializeOwned>(
+    session: &Session,
+    method: Method,
+    path: &str,
+    body: Option<&impl Serialize>,
+) -> Result<Value, CliError> {
+    let body = body.map(wire_body).transpose()?;
+    let answer = session.arm(method, &format!("/cmk/admin{path}"), body.as_ref()).await?;
+    T::deserialize(&answer)
+        .map_err(|e| CliError::Local(format!("the server's answer is not the expected admin shape: {e}")))?;
+    Ok(answer)
 }
+
+/// [`admin`] of a list: its entries, each as the server wrote it.
+async fn admin_list<T: DeserializeOwned>(session: &Session, path: &str) -> Result<Value, CliError> {
+    let answer = admin::<ListResult<T>>(session, Method::GET, path, NO_BODY).await?;
+    let list: ListResult<Value> = serde_json::from_value(answer)
+        .map_err(|e| CliError::Local(format!("the server's answer is not the expected admin shape: {e}")))?;
+    Ok(Value::Array(list.value))
+}
+
+/// A request body from its admin type.
+fn wire_body(body: &impl Serialize) -> Result<Value, CliError> {
+    serde_json::to_value(body).map_err(|e| CliError::Local(format!("the request could not be written: {e}")))
+}
+
+/// The body of a call that sends none.
+const NO_BODY: Option<&()> = None;
 
 pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Value>, CliError> {
     Ok(Some(match command {
         AdminCommand::Tenant { command } => match command {
             TenantCommand::Create { display_name } => {
-                admin(
+                admin::<AdminTenant>(
                     session,
                     Method::POST,
                     "/tenants",
-                    Some(&json!({ "displayName": display_name })),
+                    Some(&CreateTenantRequest { display_name }),
                 )
                 .await?
             }
-            TenantCommand::List => admin(session, Method::GET, "/tenants", None).await?["value"].take(),
+            TenantCommand::List => admin_list::<AdminTenant>(session, "/tenants").await?,
         },
         AdminCommand::Subscription { command } => match command {
             SubscriptionCommand::Create {
@@ -167,11 +202,11 @@ pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Valu
                 display_name,
                 owner_object_id,
             } => {
-                let mut body = json!({ "displayName": display_name });
-                if let Some(owner) = owner_object_id {
-                    body["ownerObjectId"] = json!(owner);
-                }
-                admin(
+                let body = CreateSubscriptionRequest {
+                    display_name,
+                    owner_object_id,
+                };
+                admin::<AdminSubscription>(
                     session,
                     Method::POST,
                     &format!("/tenants/{tenant}/subscriptions"),
@@ -183,20 +218,20 @@ pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Valu
                 subscription,
                 principal_id,
             } => {
-                admin(
+                admin::<OwnerAssignment>(
                     session,
                     Method::POST,
                     &format!("/subscriptions/{subscription}/owners"),
-                    Some(&json!({ "principalId": principal_id })),
+                    Some(&AddOwnerRequest { principal_id }),
                 )
                 .await?
             }
             SubscriptionCommand::Move { subscription, tenant } => {
-                admin(
+                admin::<AdminSubscription>(
                     session,
                     Method::POST,
                     &format!("/subscriptions/{subscription}/move"),
-                    Some(&json!({ "tenantId": tenant })),
+                    Some(&MoveSubscriptionRequest { tenant_id: tenant }),
                 )
                 .await?
             }
@@ -207,47 +242,42 @@ pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Valu
                 display_name,
                 operator,
             } => {
-                admin(
+                admin::<CreatedServicePrincipal>(
                     session,
                     Method::POST,
                     &format!("/tenants/{tenant}/servicePrincipals"),
-                    Some(&json!({ "displayName": display_name, "operator": operator })),
+                    Some(&CreateServicePrincipalRequest { display_name, operator }),
                 )
                 .await?
             }
-            SpCommand::List { tenant } => admin(
-                session,
-                Method::GET,
-                &format!("/tenants/{tenant}/servicePrincipals"),
-                None,
-            )
-            .await?["value"]
-                .take(),
+            SpCommand::List { tenant } => {
+                admin_list::<AdminServicePrincipal>(session, &format!("/tenants/{tenant}/servicePrincipals")).await?
+            }
             SpCommand::ResetSecret {
                 tenant,
                 client_id,
                 append,
             } => {
-                admin(
+                admin::<ResetSecretResult>(
                     session,
                     Method::POST,
                     &format!("/tenants/{tenant}/servicePrincipals/{client_id}/resetSecret"),
-                    Some(&json!({ "append": append })),
+                    Some(&ResetSecretRequest { append }),
                 )
                 .await?
             }
             SpCommand::Delete { tenant, client_id } => {
-                admin(
+                admin::<DeletedServicePrincipal>(
                     session,
                     Method::DELETE,
                     &format!("/tenants/{tenant}/servicePrincipals/{client_id}"),
-                    None,
+                    NO_BODY,
                 )
                 .await?
             }
         },
         AdminCommand::Clock { command } => match command {
-            ClockCommand::Show => admin(session, Method::GET, "/clock", None).await?,
+            ClockCommand::Show => admin::<Clock>(session, Method::GET, "/clock", NO_BODY).await?,
             ClockCommand::Advance { days, seconds } => {
                 let total = days.saturating_mul(86_400).saturating_add(seconds);
                 if total <= 0 {
@@ -255,17 +285,17 @@ pub async fn run(command: AdminCommand, session: &Session) -> Result<Option<Valu
                         "give --days or --seconds: the clock only moves forward".into(),
                     ));
                 }
-                admin(
+                admin::<Clock>(
                     session,
                     Method::POST,
                     "/clock/advance",
-                    Some(&json!({ "seconds": total })),
+                    Some(&AdvanceClockRequest { seconds: total }),
                 )
                 .await?
             }
         },
         AdminCommand::Audit { vault, top } => {
-            admin(session, Method::GET, &format!("/audit?vault={vault}&top={top}"), None).await?["value"].take()
+            admin_list::<AuditRecord>(session, &format!("/audit?vault={vault}&top={top}")).await?
         }
     }))
 }
