@@ -7,9 +7,9 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use cmk_api::token::{JsonWebKeySet, OpenIdConfiguration, SigningKey, TokenResponseV1};
 use cmk_crypto::SecretString;
 use cmk_directory::TokenRequest;
-use serde_json::json;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -38,7 +38,7 @@ async fn known_tenant(state: &AppState, tenant: &str) -> Result<String, ApiError
     }
 }
 
-fn openid_configuration(state: &AppState, tenant: &str, v2: bool) -> serde_json::Value {
+fn openid_configuration(state: &AppState, tenant: &str, v2: bool) -> OpenIdConfiguration {
     let authority = state.urls.authority();
     let base = format!("{authority}/{tenant}");
     let (oauth, discovery, issuer) = if v2 {
@@ -54,23 +54,24 @@ fn openid_configuration(state: &AppState, tenant: &str, v2: bool) -> serde_json:
             format!("{base}/v2.0"),
         )
     };
-    json!({
-        "issuer": issuer,
-        "token_endpoint": format!("{oauth}/token"),
-        "token_endpoint_auth_methods_supported": ["client_secret_post"],
-        "jwks_uri": discovery,
+    let texts = |items: &[&str]| items.iter().map(|&item| item.to_owned()).collect::<Vec<_>>();
+    OpenIdConfiguration {
+        issuer,
+        token_endpoint: format!("{oauth}/token"),
+        token_endpoint_auth_methods_supported: texts(&["client_secret_post"]),
+        jwks_uri: discovery,
         // MSAL requires an authorization endpoint in the document; cmk issues tokens to applications only
         // (client credentials), so this endpoint answers no interactive sign-in.
-        "authorization_endpoint": format!("{oauth}/authorize"),
-        "grant_types_supported": ["client_credentials"],
-        "response_types_supported": ["token"],
-        "subject_types_supported": ["pairwise"],
-        "id_token_signing_alg_values_supported": ["RS256"],
-        "scopes_supported": [],
-        "request_uri_parameter_supported": false,
-        "tenant_region_scope": null,
-        "cloud_instance_name": state.urls.dns_suffix,
-    })
+        authorization_endpoint: format!("{oauth}/authorize"),
+        grant_types_supported: texts(&["client_credentials"]),
+        response_types_supported: texts(&["token"]),
+        subject_types_supported: texts(&["pairwise"]),
+        id_token_signing_alg_values_supported: texts(&["RS256"]),
+        scopes_supported: Vec::new(),
+        request_uri_parameter_supported: false,
+        tenant_region_scope: None,
+        cloud_instance_name: state.urls.dns_suffix.clone(),
+    }
 }
 
 async fn openid_configuration_v2(
@@ -91,7 +92,20 @@ async fn openid_configuration_v1(
 
 async fn keys(State(state): State<AppState>, Path(tenant): Path<String>) -> Result<Response, ApiError> {
     known_tenant(&state, &tenant).await?;
-    Ok(axum::Json(json!({ "keys": state.directory.signing_jwks() })).into_response())
+    let keys = state
+        .directory
+        .signing_jwks()
+        .into_iter()
+        .map(|key| SigningKey {
+            kty: key.kty.to_owned(),
+            use_: key.use_.to_owned(),
+            alg: key.alg.to_owned(),
+            kid: key.kid,
+            n: key.n,
+            e: key.e,
+        })
+        .collect();
+    Ok(axum::Json(JsonWebKeySet { keys }).into_response())
 }
 
 /// Parses the form body of a token request. Repeated parameters are refused: which one would win is not
@@ -165,13 +179,13 @@ async fn token_v1(
         .await
         .map_err(ApiError::from_directory_oauth)?;
     // The v1.0 endpoint writes numbers as strings.
-    Ok(no_store(axum::Json(json!({
-        "token_type": "Bearer",
-        "expires_in": issued.expires_in.to_string(),
-        "ext_expires_in": issued.expires_in.to_string(),
-        "expires_on": issued.expires_on.unix_seconds().to_string(),
-        "not_before": issued.not_before.unix_seconds().to_string(),
-        "resource": issued.resource,
-        "access_token": issued.access_token.expose(),
-    }))))
+    Ok(no_store(axum::Json(TokenResponseV1 {
+        token_type: "Bearer".into(),
+        expires_in: issued.expires_in,
+        ext_expires_in: issued.expires_in,
+        expires_on: issued.expires_on.unix_seconds(),
+        not_before: issued.not_before.unix_seconds(),
+        resource: issued.resource,
+        access_token: issued.access_token,
+    })))
 }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use cmk_api::resources::{ListResult, Subscription};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -67,15 +68,20 @@ fn text(value: &Value, field: &str) -> Option<String> {
     value[field].as_str().map(str::to_owned)
 }
 
-fn subscription_entry(profile: &Profile, subscription: &Value) -> Value {
+/// Reads an ARM answer as its cmk-api type.
+fn typed<T: serde::de::DeserializeOwned>(answer: Value, what: &str) -> Result<T, CliError> {
+    serde_json::from_value(answer).map_err(|e| CliError::local(&format!("reading {what}"), e))
+}
+
+fn subscription_entry(profile: &Profile, subscription: &Subscription) -> Value {
     json!({
         "environmentName": "cmk",
         "homeTenantId": profile.tenant_id,
-        "id": subscription["subscriptionId"],
-        "isDefault": subscription["subscriptionId"].as_str() == Some(profile.subscription_id.as_str()),
-        "name": subscription["displayName"],
-        "state": subscription["state"],
-        "tenantId": subscription["tenantId"],
+        "id": subscription.subscription_id,
+        "isDefault": subscription.subscription_id == profile.subscription_id,
+        "name": subscription.display_name,
+        "state": subscription.state,
+        "tenantId": subscription.tenant_id,
         "user": { "name": profile.client_id, "type": "servicePrincipal" },
     })
 }
@@ -112,19 +118,21 @@ pub async fn login(args: LoginArgs, server: Option<&str>) -> Result<Value, CliEr
     // A fresh login starts with no cached tokens.
     Session::forget()?;
     let session = Session::new(profile.clone())?;
-    let listed = session
-        .arm(Method::GET, &format!("/subscriptions?{}", api::SUBSCRIPTIONS), None)
-        .await?;
-    let subscriptions = listed["value"].as_array().cloned().unwrap_or_default();
+    let listed: ListResult<Subscription> = typed(
+        session
+            .arm(Method::GET, &format!("/subscriptions?{}", api::SUBSCRIPTIONS), None)
+            .await?,
+        "the subscriptions",
+    )?;
+    let subscriptions = listed.value;
     if profile.subscription_id.is_empty() {
         profile.subscription_id = subscriptions
             .first()
-            .and_then(|s| s["subscriptionId"].as_str())
-            .map(str::to_owned)
+            .map(|s| s.subscription_id.clone())
             .ok_or_else(|| CliError::NotLoggedIn("The principal has no subscription to work in.".into()))?;
     } else if !subscriptions
         .iter()
-        .any(|s| s["subscriptionId"].as_str() == Some(profile.subscription_id.as_str()))
+        .any(|s| s.subscription_id == profile.subscription_id)
     {
         return Err(CliError::NotLoggedIn(format!(
             "The subscription '{}' is not one this principal can use.",
@@ -148,13 +156,16 @@ pub fn logout() -> Result<(), CliError> {
 pub async fn account(command: AccountCommand, session: &Session) -> Result<Value, CliError> {
     match command {
         AccountCommand::Show => {
-            let subscription = session
-                .arm(
-                    Method::GET,
-                    &format!("{}?{}", session.subscription_path(), api::SUBSCRIPTIONS),
-                    None,
-                )
-                .await?;
+            let subscription: Subscription = typed(
+                session
+                    .arm(
+                        Method::GET,
+                        &format!("{}?{}", session.subscription_path(), api::SUBSCRIPTIONS),
+                        None,
+                    )
+                    .await?,
+                "the subscription",
+            )?;
             let mut entry = subscription_entry(&session.profile, &subscription);
             // The login's object id: what role assignments name (`--assignee-object-id`).
             entry["user"]["objectId"] = json!(super::keyvault::signed_in_object_id(session).await?);

@@ -371,15 +371,27 @@ pub async fn answer(response: reqwest::Response) -> Result<Value, CliError> {
 }
 
 pub fn server_error(status: StatusCode, body: &Value) -> CliError {
-    let code = body["error"]["code"]
-        .as_str()
-        .or_else(|| body["error"].as_str())
-        .unwrap_or(status.canonical_reason().unwrap_or("Error"))
-        .to_owned();
-    let message = body["error"]["message"]
-        .as_str()
-        .or_else(|| body["error_description"].as_str())
-        .map(str::to_owned)
+    // ARM and Key Vault nest their error in an object; the token endpoint writes OAuth's flat refusal. A body of
+    // neither shape (a proxy's page, a number for a code) reads as neither, and the status speaks instead.
+    let nested = match body.get("error") {
+        Some(error @ Value::Object(_)) => cmk_api::ErrorBody::deserialize(error).ok(),
+        _ => None,
+    };
+    let oauth = cmk_api::OAuthError::deserialize(body).ok();
+    let code = nested
+        .as_ref()
+        .map(|error| error.code.clone())
+        .filter(|code| !code.is_empty())
+        .or_else(|| oauth.as_ref().map(|refusal| refusal.error.clone()))
+        .unwrap_or_else(|| status.canonical_reason().unwrap_or("Error").to_owned());
+    let message = nested
+        .map(|error| error.message)
+        .filter(|message| !message.is_empty())
+        .or_else(|| {
+            oauth
+                .map(|refusal| refusal.error_description)
+                .filter(|text| !text.is_empty())
+        })
         .unwrap_or_else(|| format!("the server answered {status}"));
     CliError::Server {
         status: status.as_u16(),
