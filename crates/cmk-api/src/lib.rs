@@ -8,6 +8,7 @@
 //! - [`token`]: the OAuth token answer of the directory.
 //! - [`admin`]: the deployment's admin API (cmk's own, not Azure's).
 //! - [`arm`]: what every ARM resource and list shares.
+//! - [`authorization`]: role definitions, role assignments and permissions.
 //! - [`resources`]: subscriptions, tenants and resource groups.
 //! - [`identity`]: the managed identity endpoints' token answers.
 //! - [`vaults`]: the key vault resource of ARM.
@@ -17,6 +18,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod arm;
+pub mod authorization;
 pub mod base64url;
 pub mod error;
 pub mod identity;

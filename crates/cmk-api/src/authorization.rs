@@ -1,0 +1,1 @@
+//! Azure RBAC (`Microsoft.Authorization`): role definitions, role assignments and permissions.
