@@ -11,13 +11,13 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use cmk_api::authorization as wire;
 use cmk_core::Timestamp;
 use cmk_directory::authorization::assignments::{AssignmentFilter, AssignmentSpec, RoleAssignment};
 use cmk_directory::authorization::definitions::{RoleDefinitionSpec, RoleFilter};
 use cmk_directory::authorization::roles::{Permission, RoleDefinition, RoleDefinitionId, RoleType};
 use cmk_directory::authorization::{Scope, actions::authorization::PERMISSIONS_READ};
 use cmk_directory::model::ObjectId;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -158,175 +158,66 @@ fn time(t: Option<Timestamp>) -> Option<String> {
     t.map(|t| t.to_rfc3339())
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct AssignmentPropertiesWire {
-    scope: String,
-    role_definition_id: String,
-    principal_id: String,
-    principal_type: &'static str,
-    description: Option<String>,
-    condition: Option<String>,
-    condition_version: Option<String>,
-    created_on: String,
-    updated_on: String,
-    created_by: String,
-    updated_by: String,
-    delegated_managed_identity_resource_id: Option<String>,
-}
-
-#[derive(Serialize)]
-struct AssignmentWire {
-    id: String,
-    name: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    properties: AssignmentPropertiesWire,
-}
-
-impl From<&RoleAssignment> for AssignmentWire {
-    fn from(a: &RoleAssignment) -> Self {
-        AssignmentWire {
-            id: format!(
-                "{}/providers/Microsoft.Authorization/roleAssignments/{}",
-                a.scope, a.name
-            ),
-            name: a.name.to_string(),
-            kind: "Microsoft.Authorization/roleAssignments",
-            properties: AssignmentPropertiesWire {
-                scope: a.scope.to_string(),
-                role_definition_id: definition_id(Some(&a.scope), a.role_definition_id),
-                principal_id: a.principal_id.to_string(),
-                principal_type: a.principal_type.as_str(),
-                description: a.description.clone(),
-                condition: None,
-                condition_version: None,
-                created_on: a.created_on.to_rfc3339(),
-                updated_on: a.updated_on.to_rfc3339(),
-                created_by: a.created_by.to_string(),
-                updated_by: a.updated_by.to_string(),
-                delegated_managed_identity_resource_id: None,
-            },
-        }
+fn assignment_wire(a: &RoleAssignment) -> wire::RoleAssignment {
+    wire::RoleAssignment {
+        id: format!(
+            "{}/providers/Microsoft.Authorization/roleAssignments/{}",
+            a.scope, a.name
+        ),
+        name: a.name.to_string(),
+        kind: wire::ROLE_ASSIGNMENT_TYPE.to_owned(),
+        properties: wire::RoleAssignmentProperties {
+            scope: a.scope.to_string(),
+            role_definition_id: definition_id(Some(&a.scope), a.role_definition_id),
+            principal_id: a.principal_id.to_string(),
+            principal_type: a.principal_type.as_str().to_owned(),
+            description: a.description.clone(),
+            condition: None,
+            condition_version: None,
+            created_on: a.created_on.to_rfc3339(),
+            updated_on: a.updated_on.to_rfc3339(),
+            created_by: a.created_by.to_string(),
+            updated_by: a.updated_by.to_string(),
+            delegated_managed_identity_resource_id: None,
+        },
     }
 }
 
-#[derive(Serialize)]
-struct ListWire<T> {
-    value: Vec<T>,
-}
-
-#[derive(Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct PermissionWire {
-    #[serde(default)]
-    actions: Vec<String>,
-    #[serde(default)]
-    not_actions: Vec<String>,
-    #[serde(default)]
-    data_actions: Vec<String>,
-    #[serde(default)]
-    not_data_actions: Vec<String>,
-}
-
-impl From<&Permission> for PermissionWire {
-    fn from(p: &Permission) -> Self {
-        PermissionWire {
-            actions: p.actions.clone(),
-            not_actions: p.not_actions.clone(),
-            data_actions: p.data_actions.clone(),
-            not_data_actions: p.not_data_actions.clone(),
-        }
+fn permission_wire(p: &Permission) -> wire::Permission {
+    wire::Permission {
+        actions: p.actions.clone(),
+        not_actions: p.not_actions.clone(),
+        data_actions: p.data_actions.clone(),
+        not_data_actions: p.not_data_actions.clone(),
     }
 }
 
-impl From<PermissionWire> for Permission {
-    fn from(p: PermissionWire) -> Self {
-        Permission {
-            actions: p.actions,
-            not_actions: p.not_actions,
-            data_actions: p.data_actions,
-            not_data_actions: p.not_data_actions,
-        }
+fn permission_of(p: wire::Permission) -> Permission {
+    Permission {
+        actions: p.actions,
+        not_actions: p.not_actions,
+        data_actions: p.data_actions,
+        not_data_actions: p.not_data_actions,
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct DefinitionPropertiesWire {
-    role_name: String,
-    #[serde(rename = "type")]
-    role_type: &'static str,
-    description: String,
-    assignable_scopes: Vec<String>,
-    permissions: Vec<PermissionWire>,
-    created_on: Option<String>,
-    updated_on: Option<String>,
-    created_by: Option<String>,
-    updated_by: Option<String>,
-}
-
-#[derive(Serialize)]
-struct DefinitionWire {
-    id: String,
-    name: String,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    properties: DefinitionPropertiesWire,
-}
-
-fn definition_wire(scope: Option<&Scope>, role: &RoleDefinition) -> DefinitionWire {
-    DefinitionWire {
+fn definition_wire(scope: Option<&Scope>, role: &RoleDefinition) -> wire::RoleDefinition {
+    wire::RoleDefinition {
         id: definition_id(scope, role.id),
         name: role.id.to_string(),
-        kind: "Microsoft.Authorization/roleDefinitions",
-        properties: DefinitionPropertiesWire {
+        kind: wire::ROLE_DEFINITION_TYPE.to_owned(),
+        properties: wire::RoleDefinitionProperties {
             role_name: role.role_name.clone(),
-            role_type: role.role_type.as_str(),
+            role_type: role.role_type.as_str().to_owned(),
             description: role.description.clone(),
             assignable_scopes: role.assignable_scopes.clone(),
-            permissions: role.permissions.iter().map(PermissionWire::from).collect(),
+            permissions: role.permissions.iter().map(permission_wire).collect(),
             created_on: time(role.created),
             updated_on: time(role.updated),
             created_by: role.created_by.map(|o| o.to_string()),
             updated_by: role.updated_by.map(|o| o.to_string()),
         },
     }
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct AssignmentPropertiesBody {
-    role_definition_id: String,
-    principal_id: String,
-    principal_type: Option<String>,
-    description: Option<String>,
-    condition: Option<String>,
-    delegated_managed_identity_resource_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct AssignmentBody {
-    properties: AssignmentPropertiesBody,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct DefinitionPropertiesBody {
-    role_name: String,
-    #[serde(rename = "type")]
-    role_type: Option<String>,
-    #[serde(default)]
-    description: Option<String>,
-    #[serde(default)]
-    permissions: Vec<PermissionWire>,
-    #[serde(default)]
-    assignable_scopes: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct DefinitionBody {
-    properties: DefinitionPropertiesBody,
 }
 
 // ---- parsing -----------------------------------------------------------------------------------------------
@@ -476,13 +367,13 @@ async fn list_assignments(
     ManagementCaller(caller): ManagementCaller,
     scope: RequestScope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<ListWire<AssignmentWire>>, ApiError> {
+) -> Result<Json<wire::RoleAssignmentListResult>, ApiError> {
     let scope = scope.required()?;
     let filter = assignment_filter(query_map(&uri).get("$filter"))?;
     let assignments = state.directory.list_role_assignments(&caller, &scope, filter).await?;
-    Ok(Json(ListWire {
-        value: assignments.iter().map(AssignmentWire::from).collect(),
-    }))
+    Ok(Json(wire::RoleAssignmentListResult::last(
+        assignments.iter().map(assignment_wire).collect(),
+    )))
 }
 
 async fn get_assignment(
@@ -490,11 +381,11 @@ async fn get_assignment(
     ManagementCaller(caller): ManagementCaller,
     scope: RequestScope,
     Path(name): Path<String>,
-) -> Result<Json<AssignmentWire>, ApiError> {
+) -> Result<Json<wire::RoleAssignment>, ApiError> {
     let scope = scope.required()?;
     let name = assignment_name(&name)?;
     let assignment = state.directory.get_role_assignment(&caller, &scope, &name).await?;
-    Ok(Json(AssignmentWire::from(&assignment)))
+    Ok(Json(assignment_wire(&assignment)))
 }
 
 /// `201` for a new assignment, `200` for the same one again (its description may change).
@@ -503,7 +394,7 @@ async fn create_assignment(
     ManagementCaller(caller): ManagementCaller,
     scope: RequestScope,
     Path(name): Path<String>,
-    JsonBody(body): JsonBody<AssignmentBody>,
+    JsonBody(body): JsonBody<wire::RoleAssignmentCreateParameters>,
 ) -> Result<Response, ApiError> {
     let scope = scope.required()?;
     let name = assignment_name(&name)?;
@@ -538,7 +429,7 @@ async fn create_assignment(
         .create_role_assignment(&caller, &scope, name, spec)
         .await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(AssignmentWire::from(&assignment))).into_response())
+    Ok((status, Json(assignment_wire(&assignment))).into_response())
 }
 
 /// `200` with the deleted assignment, `204` when there was none.
@@ -552,7 +443,7 @@ async fn delete_assignment(
     let name = assignment_name(&name)?;
     Ok(
         match state.directory.delete_role_assignment(&caller, &scope, &name).await? {
-            Some(deleted) => (StatusCode::OK, Json(AssignmentWire::from(&deleted))).into_response(),
+            Some(deleted) => (StatusCode::OK, Json(assignment_wire(&deleted))).into_response(),
             None => StatusCode::NO_CONTENT.into_response(),
         },
     )
@@ -565,15 +456,15 @@ async fn list_definitions(
     ManagementCaller(caller): ManagementCaller,
     RequestScope(scope): RequestScope,
     OriginalUri(uri): OriginalUri,
-) -> Result<Json<ListWire<DefinitionWire>>, ApiError> {
+) -> Result<Json<wire::RoleDefinitionListResult>, ApiError> {
     let filter = role_filter(query_map(&uri).get("$filter"))?;
     let roles = state
         .directory
         .list_role_definitions(&caller, scope.as_ref(), &filter)
         .await?;
-    Ok(Json(ListWire {
-        value: roles.iter().map(|r| definition_wire(scope.as_ref(), r)).collect(),
-    }))
+    Ok(Json(wire::RoleDefinitionListResult::last(
+        roles.iter().map(|r| definition_wire(scope.as_ref(), r)).collect(),
+    )))
 }
 
 fn definition_guid(text: &str) -> Result<RoleDefinitionId, ApiError> {
@@ -591,7 +482,7 @@ async fn get_definition(
     ManagementCaller(caller): ManagementCaller,
     RequestScope(scope): RequestScope,
     Path(id): Path<String>,
-) -> Result<Json<DefinitionWire>, ApiError> {
+) -> Result<Json<wire::RoleDefinition>, ApiError> {
     let id = definition_guid(&id)?;
     let role = state.directory.get_role_definition(&caller, scope.as_ref(), id).await?;
     Ok(Json(definition_wire(scope.as_ref(), &role)))
@@ -603,7 +494,7 @@ async fn put_definition(
     ManagementCaller(caller): ManagementCaller,
     scope: RequestScope,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<DefinitionBody>,
+    JsonBody(body): JsonBody<wire::RoleDefinitionCreateParameters>,
 ) -> Result<Response, ApiError> {
     let scope = scope.required()?;
     let id = definition_guid(&id)?;
@@ -623,7 +514,7 @@ async fn put_definition(
     let spec = RoleDefinitionSpec {
         role_name: properties.role_name,
         description: properties.description.unwrap_or_default(),
-        permissions: properties.permissions.into_iter().map(Permission::from).collect(),
+        permissions: properties.permissions.into_iter().map(permission_of).collect(),
         assignable_scopes: properties.assignable_scopes,
     };
     let (role, _) = state.directory.put_role_definition(&caller, &scope, id, spec).await?;
@@ -654,7 +545,7 @@ async fn list_permissions(
     State(state): State<AppState>,
     ManagementCaller(caller): ManagementCaller,
     scope: RequestScope,
-) -> Result<Json<ListWire<PermissionWire>>, ApiError> {
+) -> Result<Json<wire::PermissionListResult>, ApiError> {
     let scope = scope.required()?;
     let authorized = state
         .directory
@@ -664,9 +555,9 @@ async fn list_permissions(
         .permissions()
         .roles_at(&scope)
         .iter()
-        .flat_map(|role| role.permissions.iter().map(PermissionWire::from))
+        .flat_map(|role| role.permissions.iter().map(permission_wire))
         .collect();
-    Ok(Json(ListWire { value }))
+    Ok(Json(wire::PermissionListResult::last(value)))
 }
 
 #[cfg(test)]

@@ -3,7 +3,13 @@
 //! role's name filled in.
 
 use clap::{Args, Subcommand};
+use cmk_api::authorization::{
+    RoleAssignment, RoleAssignmentCreateParameters, RoleAssignmentCreateProperties, RoleDefinition,
+    RoleDefinitionListResult,
+};
 use reqwest::Method;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::error::CliError;
@@ -174,20 +180,39 @@ async fn role_id(session: &Session, scope: &str, role: &str) -> Result<String, C
             None,
         )
         .await?;
-    match found["value"].as_array().map(Vec::as_slice) {
-        Some([one]) => one["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| CliError::Local("the role definition has no id".into())),
-        Some([]) | None => Err(CliError::Usage(format!("Role '{role}' doesn't exist."))),
-        Some(many) => Err(CliError::Usage(format!(
+    let found: RoleDefinitionListResult = read(&found)?;
+    match found.value.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => Err(CliError::Usage(format!("Role '{role}' doesn't exist."))),
+        many => Err(CliError::Usage(format!(
             "More than one role matches the given name '{role}': {}",
-            many.iter()
-                .filter_map(|r| r["id"].as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            many.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
         ))),
     }
+}
+
+fn wire_body(body: &impl Serialize) -> Result<Value, CliError> {
+    serde_json::to_value(body).map_err(|e| CliError::Local(format!("the request could not be written: {e}")))
+}
+
+/// An answer read as its authorization type, to find the fields the command needs; what is printed stays the
+/// answer as the server sent it. The error names what was wrong, never a value.
+fn read<T: DeserializeOwned>(answer: &Value) -> Result<T, CliError> {
+    T::deserialize(answer).map_err(|e| {
+        CliError::Local(format!(
+            "the server's answer is not the expected Microsoft.Authorization shape: {e}"
+        ))
+    })
+}
+
+/// The items of a list as their type, each next to the item as the server sent it.
+fn read_items<T: DeserializeOwned>(items: &Value) -> Result<Vec<(T, &Value)>, CliError> {
+    items
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|item| Ok((read(item)?, item)))
+        .collect()
 }
 
 /// az's flattened model: the ARM resource's `properties` at the top level, next to `id`, `name` and `type`.
@@ -213,24 +238,23 @@ async fn role_names(session: &Session, scope: &str) -> Result<Map<String, Value>
         &format!("{scope}/providers/Microsoft.Authorization/roleDefinitions?{DEFINITIONS_API}"),
     )
     .await?;
-    Ok(roles
-        .as_array()
+    Ok(read_items::<RoleDefinition>(&roles)?
         .into_iter()
-        .flatten()
-        .filter_map(|r| Some((r["id"].as_str()?.to_owned(), r["properties"]["roleName"].clone())))
+        .map(|(r, _)| (r.id, Value::String(r.properties.role_name)))
         .collect())
 }
 
-fn with_role_name(mut assignment: Value, names: &Map<String, Value>) -> Value {
-    let name = assignment["roleDefinitionId"]
-        .as_str()
-        .and_then(|id| names.get(id))
+/// The assignment flattened as az shows it, with the name of its role.
+fn with_role_name(assignment: &RoleAssignment, answer: &Value, names: &Map<String, Value>) -> Value {
+    let mut shown = flatten(answer);
+    let name = names
+        .get(&assignment.properties.role_definition_id)
         .cloned()
         .unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut assignment {
+    if let Value::Object(map) = &mut shown {
         map.insert("roleDefinitionName".into(), name);
     }
-    assignment
+    shown
 }
 
 /// The assignments at `scope` that match (az's client-side filter after an `atScope()` list).
@@ -240,7 +264,7 @@ async fn find_assignments(
     assignee: Option<&str>,
     role: Option<&str>,
     include_inherited: bool,
-) -> Result<Vec<Value>, CliError> {
+) -> Result<Vec<(RoleAssignment, Value)>, CliError> {
     let listed = list_all(
         session,
         &format!("{scope}/providers/Microsoft.Authorization/roleAssignments?{ASSIGNMENTS_API}&$filter=atScope%28%29"),
@@ -250,20 +274,15 @@ async fn find_assignments(
         Some(role) => Some(role_id(session, scope, role).await?),
         None => None,
     };
-    Ok(listed
-        .as_array()
+    Ok(read_items::<RoleAssignment>(&listed)?
         .into_iter()
-        .flatten()
-        .map(flatten)
-        .filter(|a| include_inherited || a["scope"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(scope)))
-        .filter(|a| assignee.is_none_or(|oid| a["principalId"].as_str().is_some_and(|p| p.eq_ignore_ascii_case(oid))))
-        .filter(|a| {
-            role.as_deref().is_none_or(|id| {
-                a["roleDefinitionId"]
-                    .as_str()
-                    .is_some_and(|r| r.eq_ignore_ascii_case(id))
-            })
+        .filter(|(a, _)| include_inherited || a.properties.scope.eq_ignore_ascii_case(scope))
+        .filter(|(a, _)| assignee.is_none_or(|oid| a.properties.principal_id.eq_ignore_ascii_case(oid)))
+        .filter(|(a, _)| {
+            role.as_deref()
+                .is_none_or(|id| a.properties.role_definition_id.eq_ignore_ascii_case(id))
         })
+        .map(|(a, answer)| (a, answer.clone()))
         .collect())
 }
 
@@ -292,23 +311,23 @@ pub async fn run(command: RoleCommand, session: &Session) -> Result<Option<Value
             } => {
                 let scope = scope_of(session, &scope)?;
                 let role = role_id(session, &scope, &role).await?;
-                let mut properties = json!({
-                    "roleDefinitionId": role,
-                    "principalId": assignee_object_id,
-                    "principalType": assignee_principal_type,
-                });
-                if let Some(description) = description {
-                    properties["description"] = json!(description);
-                }
+                let body = wire_body(&RoleAssignmentCreateParameters {
+                    properties: RoleAssignmentCreateProperties {
+                        role_definition_id: role,
+                        principal_id: assignee_object_id,
+                        principal_type: Some(assignee_principal_type),
+                        description,
+                        ..RoleAssignmentCreateProperties::default()
+                    },
+                })?;
                 let path = format!(
                     "{scope}/providers/Microsoft.Authorization/roleAssignments/{}?{ASSIGNMENTS_API}",
                     assignment_name(name)?
                 );
-                let created = session
-                    .arm(Method::PUT, &path, Some(&json!({ "properties": properties })))
-                    .await?;
+                let created = session.arm(Method::PUT, &path, Some(&body)).await?;
+                let assignment: RoleAssignment = read(&created)?;
                 let names = role_names(session, &scope).await?;
-                Some(with_role_name(flatten(&created), &names))
+                Some(with_role_name(&assignment, &created, &names))
             }
             AssignmentCommand::List {
                 scope,
@@ -338,20 +357,15 @@ pub async fn run(command: RoleCommand, session: &Session) -> Result<Option<Value
                         Some(role) => Some(role_id(session, &subscription, role).await?),
                         None => None,
                     };
-                    list_all(session, &path)
-                        .await?
-                        .as_array()
+                    let listed = list_all(session, &path).await?;
+                    read_items::<RoleAssignment>(&listed)?
                         .into_iter()
-                        .flatten()
-                        .map(flatten)
-                        .filter(|a| {
-                            role.as_deref().is_none_or(|id| {
-                                a["roleDefinitionId"]
-                                    .as_str()
-                                    .is_some_and(|r| r.eq_ignore_ascii_case(id))
-                            })
+                        .filter(|(a, _)| {
+                            role.as_deref()
+                                .is_none_or(|id| a.properties.role_definition_id.eq_ignore_ascii_case(id))
                         })
-                        .collect()
+                        .map(|(a, answer)| (a, answer.clone()))
+                        .collect::<Vec<_>>()
                 } else {
                     let scope = scope_of(session, &scope)?;
                     find_assignments(
@@ -365,7 +379,10 @@ pub async fn run(command: RoleCommand, session: &Session) -> Result<Option<Value
                 };
                 let names = role_names(session, &names_scope).await?;
                 Some(Value::Array(
-                    found.into_iter().map(|a| with_role_name(a, &names)).collect(),
+                    found
+                        .iter()
+                        .map(|(a, answer)| with_role_name(a, answer, &names))
+                        .collect(),
                 ))
             }
             AssignmentCommand::Delete {
@@ -392,10 +409,7 @@ pub async fn run(command: RoleCommand, session: &Session) -> Result<Option<Value
                             message: "No matched assignments were found to delete.".into(),
                         });
                     }
-                    found
-                        .iter()
-                        .filter_map(|a| a["id"].as_str().map(str::to_owned))
-                        .collect()
+                    found.into_iter().map(|(a, _)| a.id).collect()
                 } else {
                     ids
                 };
@@ -434,16 +448,11 @@ pub async fn run(command: RoleCommand, session: &Session) -> Result<Option<Value
                 }
                 let roles = list_all(session, &path).await?;
                 Some(Value::Array(
-                    roles
-                        .as_array()
+                    read_items::<RoleDefinition>(&roles)?
                         .into_iter()
-                        .flatten()
-                        .map(flatten)
-                        .filter(|r| !custom_role_only || r["roleType"] == "CustomRole")
-                        .filter(|r| {
-                            name.as_deref()
-                                .is_none_or(|n| !is_guid(n) || r["name"].as_str() == Some(n))
-                        })
+                        .filter(|(r, _)| !custom_role_only || r.properties.role_type == "CustomRole")
+                        .filter(|(r, _)| name.as_deref().is_none_or(|n| !is_guid(n) || r.name == n))
+                        .map(|(_, answer)| flatten(answer))
                         .collect(),
                 ))
             }
