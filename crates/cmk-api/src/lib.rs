@@ -9,6 +9,7 @@
 //! - [`admin`]: the deployment's admin API (cmk's own, not Azure's).
 //! - [`arm`]: what every ARM resource and list shares.
 //! - [`authorization`]: role definitions, role assignments and permissions.
+//! - [`content`]: the account data plane's content answers.
 //! - [`resources`]: subscriptions, tenants and resource groups.
 //! - [`identity`]: the managed identity endpoints' token answers.
 //! - [`vaults`]: the key vault resource of ARM.
@@ -20,6 +21,7 @@ pub mod admin;
 pub mod arm;
 pub mod authorization;
 pub mod base64url;
+pub mod content;
 pub mod error;
 pub mod identity;
 pub mod keys;

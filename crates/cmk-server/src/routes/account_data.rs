@@ -21,7 +21,6 @@ use cmk_account::model::ContentObject;
 use cmk_directory::tokens::TenantRule;
 use cmk_directory::{DirectoryError, Plane};
 use futures_util::StreamExt;
-use serde_json::{Value, json};
 
 use crate::AppState;
 use crate::auth::{Bearer, bearer};
@@ -134,14 +133,14 @@ fn not_found_account(subdomain: &str) -> ApiError {
     )
 }
 
-fn object_json(object: &ContentObject) -> Value {
-    json!({
-        "name": object.name,
-        "size": object.size,
-        "contentType": object.content_type,
-        "etag": object.etag,
-        "lastModified": object.last_modified.to_rfc3339(),
-    })
+fn object_answer(object: &ContentObject) -> cmk_api::content::ContentObject {
+    cmk_api::content::ContentObject {
+        name: object.name.clone(),
+        size: object.size,
+        content_type: object.content_type.clone(),
+        etag: object.etag.clone(),
+        last_modified: object.last_modified.to_rfc3339(),
+    }
 }
 
 fn object_headers(object: &ContentObject) -> HeaderMap {
@@ -198,7 +197,7 @@ async fn upload(
     }
     let (object, created) = upload.finish().await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(object_json(&object))).into_response())
+    Ok((status, Json(object_answer(&object))).into_response())
 }
 
 async fn download(
@@ -246,7 +245,7 @@ async fn list(
     State(state): State<AppState>,
     ContentCaller(access): ContentCaller,
     uri: axum::http::Uri,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<cmk_api::content::ContentList>, ApiError> {
     let query = query_map(&uri);
     let prefix = query.get("prefix").cloned().unwrap_or_default();
     let top = crate::routes::arm::page_size(&query, "top")
@@ -255,8 +254,7 @@ async fn list(
         .accounts
         .list_objects(&access, &prefix, query.get("skipToken").map(String::as_str), top)
         .await?;
-    let value: Vec<Value> = objects.iter().map(object_json).collect();
-    let mut body = json!({ "value": value });
+    let mut page = cmk_api::content::ContentList::last(objects.iter().map(object_answer).collect());
     if let Some(token) = next {
         let query = serde_urlencoded::to_string([
             ("prefix", prefix.as_str()),
@@ -264,12 +262,12 @@ async fn list(
             ("skipToken", &token),
         ])
         .unwrap_or_default();
-        body["nextLink"] = json!(format!(
+        page.next_link = Some(format!(
             "{}content?{query}",
             state.urls.account_endpoint(&access.account().subdomain)
         ));
     }
-    Ok(Json(body))
+    Ok(Json(page))
 }
 
 #[cfg(test)]
