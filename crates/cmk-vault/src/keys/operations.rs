@@ -22,15 +22,17 @@ impl Requested {
     /// refusal, whichever operation meets it.
     fn check(self, meta: &VersionMeta) -> Result<(), VaultError> {
         let kind = meta.kty.kind();
-        let key = match (kind, meta.curve) {
+        // Described only for a refusal: the check runs on every key operation.
+        let key = || match (kind, meta.curve) {
             (KeyKind::Ec, Some(curve)) => format!("an EC key on curve '{}'", curve.as_jwk()),
             _ => format!("an {} key", kind.as_kty()),
         };
         let refusal = match self {
             Requested::Encryption(alg) if kind != KeyKind::Rsa => Some(format!(
-                "Key and encryption algorithm are incompatible: '{}' needs an RSA key, and this is {key}; EC keys \
+                "Key and encryption algorithm are incompatible: '{}' needs an RSA key, and this is {}; EC keys \
                  only sign and verify.",
-                alg.as_jwa()
+                alg.as_jwa(),
+                key()
             )),
             Requested::Encryption(_) => None,
             Requested::Signature(alg) => {
@@ -38,15 +40,16 @@ impl Requested {
                     SignatureAlgorithm::Rsa(_) => kind == KeyKind::Rsa,
                     SignatureAlgorithm::Ec(ec) => kind == KeyKind::Ec && meta.curve == Some(ec.curve()),
                 };
-                let needs = match alg {
-                    SignatureAlgorithm::Rsa(_) => "an RSA key".to_owned(),
-                    SignatureAlgorithm::Ec(ec) => format!("an EC key on curve '{}'", ec.curve().as_jwk()),
-                };
                 (!fits).then(|| {
+                    let needs = match alg {
+                        SignatureAlgorithm::Rsa(_) => "an RSA key".to_owned(),
+                        SignatureAlgorithm::Ec(ec) => format!("an EC key on curve '{}'", ec.curve().as_jwk()),
+                    };
                     format!(
                         "Key and signing algorithm are incompatible: '{}' can only be used with {needs}, and this is \
-                         {key}.",
-                        alg.as_jwa()
+                         {}.",
+                        alg.as_jwa(),
+                        key()
                     )
                 })
             }
